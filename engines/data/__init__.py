@@ -1,0 +1,30 @@
+"""Datasets: built-ins, imported files, and their preparation into model inputs.
+
+Built-ins need no network (scikit-learn's bundled sets, the German credit table in
+``assets/``, generated ``sequences`` and ``lending`` — see :mod:`engines.data.generated` for
+their ground truth). Files: CSV, Parquet, NumPy .npz (no pickles) and image folders.
+
+Importing this package loads numpy only; pandas, scikit-learn and Pillow load on first use,
+so ``workbench datasets`` stays quick.
+"""
+
+from __future__ import annotations
+
+from engines.data.prepare import PreparedData, apply_preprocessing, prepare
+from engines.data.registry import DatasetInfo, builtin_spec, list_datasets
+from engines.data.sources import read_frame, read_source
+from engines.data.spec import DataError, DataSpec, SplitSpec
+
+__all__ = [
+    "DataError",
+    "DataSpec",
+    "DatasetInfo",
+    "PreparedData",
+    "SplitSpec",
+    "apply_preprocessing",
+    "builtin_spec",
+    "list_datasets",
+    "prepare",
+    "read_frame",
+    "read_source",
+]
