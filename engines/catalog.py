@@ -14,7 +14,32 @@ from typing import Any
 
 from engines.graph import GraphError
 
-__all__ = ["LAYERS", "LayerSpec", "ParamSpec", "PortSpec", "get_layer", "register"]
+__all__ = [
+    "LAYERS",
+    "LayerProblem",
+    "LayerSpec",
+    "ParamSpec",
+    "PortSpec",
+    "Recipe",
+    "get_layer",
+    "register",
+]
+
+# A module constructor as data: a class name ("nn.Linear", or a class in engines.modules)
+# and its keyword arguments. Building and exporting to source both read the same recipe, so
+# the exported model cannot drift from the built one.
+Recipe = tuple[str, dict[str, Any]]
+
+
+class LayerProblem(ValueError):
+    """A layer cannot accept its inputs or parameters; the message is in the user's words.
+
+    ``kind`` is ``"shape"`` or ``"param"``, as in :class:`engines.shapes.Problem`.
+    """
+
+    def __init__(self, message: str, kind: str = "shape") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -39,7 +64,11 @@ class ParamSpec:
         if value is None:
             return None if self.optional else f"parameter '{self.name}' must be set"
         if self.kind == "bool":
-            return None if isinstance(value, bool) else f"parameter '{self.name}' must be true or false"
+            return (
+                None
+                if isinstance(value, bool)
+                else f"parameter '{self.name}' must be true or false"
+            )
         if self.kind == "int":
             if isinstance(value, bool) or not isinstance(value, int):
                 return f"parameter '{self.name}' must be a whole number, not {value!r}"
@@ -54,8 +83,10 @@ class ParamSpec:
                 return f"parameter '{self.name}' must be one of {opts}, not {value!r}"
             return None
         if self.kind == "ints":
-            if not isinstance(value, list | tuple) or not value or not all(
-                isinstance(v, int) and not isinstance(v, bool) for v in value
+            if (
+                not isinstance(value, list | tuple)
+                or not value
+                or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
             ):
                 return f"parameter '{self.name}' must be a list of whole numbers, not {value!r}"
             for v in value:
@@ -99,7 +130,11 @@ class LayerSpec:
 
     ``in_shapes`` are the per-sample input shapes (without batch), in port order, so a
     layer can infer e.g. ``in_features``. The module's ``forward`` takes one tensor per
-    input port, in port order.
+    input port, in port order. ``recipe(params, in_shapes)`` returns the same module as a
+    :data:`Recipe` (used by export); both raise :class:`LayerProblem` for inputs or
+    parameters the layer cannot accept. ``output_shape(params, in_shapes)``, when given,
+    replaces running the module on meta tensors for layers where that is slow (recurrent
+    layers unroll over every time step on the meta device).
     """
 
     id: str
@@ -113,6 +148,12 @@ class LayerSpec:
     build: Callable[[dict[str, Any], list[tuple[int, ...]]], Any] | None = field(
         default=None, compare=False, repr=False
     )
+    recipe: Callable[[dict[str, Any], list[tuple[int, ...]]], Recipe] | None = field(
+        default=None, compare=False, repr=False
+    )
+    output_shape: Callable[[dict[str, Any], list[tuple[int, ...]]], tuple[int, ...]] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     @property
     def input_names(self) -> list[str]:
@@ -123,7 +164,10 @@ class LayerSpec:
         return [p.name for p in self.outputs]
 
     def default_params(self) -> dict[str, Any]:
-        return {p.name: (list(p.default) if isinstance(p.default, tuple) else p.default) for p in self.params}
+        return {
+            p.name: (list(p.default) if isinstance(p.default, tuple) else p.default)
+            for p in self.params
+        }
 
     def param(self, name: str) -> ParamSpec:
         for p in self.params:
@@ -147,7 +191,9 @@ def get_layer(layer_id: str) -> LayerSpec:
     try:
         return LAYERS[layer_id]
     except KeyError:
-        raise GraphError(f"Unknown layer type {layer_id!r}: it is not in the layer catalog.") from None
+        raise GraphError(
+            f"Unknown layer type {layer_id!r}: it is not in the layer catalog."
+        ) from None
 
 
 def _ensure_loaded() -> None:
