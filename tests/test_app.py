@@ -1,0 +1,80 @@
+"""The main window, driven as a user drives it (offscreen Qt)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.gui
+
+
+def _wait_loaded(qtbot, window) -> None:
+    window.open_initial(None, demo=True)
+    qtbot.waitUntil(lambda: window.project is not None, timeout=60_000)
+
+
+def test_demo_opens_and_shows_the_graph(make_main_window, qtbot) -> None:
+    w = make_main_window()
+    w.show()
+    _wait_loaded(qtbot, w)
+    assert "Model Workbench" in w.windowTitle()
+    assert set(w.graph_view.node_items) == set(w.project.graph.nodes)
+    # shapes are written on the edges
+    assert len(w.graph_view.edge_labels) == len(w.project.graph.edges)
+    assert w.train_button.isEnabled() and not w.stop_button.isEnabled()
+
+
+def test_train_live_then_save_and_reopen(make_main_window, qtbot, tmp_path: Path) -> None:
+    w = make_main_window()
+    w.show()
+    _wait_loaded(qtbot, w)
+    w.epochs.setValue(2)
+    w.start_training()
+    assert w.worker.is_running()
+    assert not w.train_button.isEnabled() and w.stop_button.isEnabled()
+    with qtbot.waitSignal(w.worker.finished, timeout=120_000):
+        pass
+    counts = w.plots.point_counts()
+    assert counts["steps"] > 10 and counts["train"] == 2 and counts["val"] == 2
+    assert len(w.project.runs) == 1 and w.dirty
+    assert w.windowTitle().startswith(w.windowTitle().split("[")[0])
+    path = tmp_path / "demo.wbproj"
+    assert w._save_to(path)
+    assert not w.dirty
+
+    other = make_main_window()
+    assert other.open_path(path)
+    assert [r.id for r in other.project.runs] == [r.id for r in w.project.runs]
+    assert other.plots.point_counts()["train"] == 2
+    assert other.windowTitle().startswith("demo")
+
+
+def test_stop_takes_effect_and_keeps_a_run(make_main_window, qtbot) -> None:
+    w = make_main_window()
+    _wait_loaded(qtbot, w)
+    w.epochs.setValue(500)
+    w.start_training()
+    qtbot.waitUntil(lambda: w.plots.point_counts()["steps"] > 0, timeout=60_000)
+    w.toggle_pause()
+    assert w.worker.paused
+    w.toggle_pause()
+    with qtbot.waitSignal(w.worker.finished, timeout=60_000) as blocker:
+        w.stop_training()
+    assert blocker.args[0].status == "stopped"
+    assert len(w.project.runs) == 1
+
+
+def test_bad_file_keeps_current_project(make_main_window, qtbot, tmp_path: Path) -> None:
+    w = make_main_window()
+    _wait_loaded(qtbot, w)
+    before = w.project
+    bad = tmp_path / "bad.wbproj"
+    bad.write_bytes(b"PK\x03\x04 truncated")
+    assert not w.open_path(bad)
+    assert w.project is before
+    assert "bad.wbproj" in w.log.toPlainText()
+    for box in w.findChildren(
+        __import__("PySide6.QtWidgets", fromlist=["QMessageBox"]).QMessageBox
+    ):
+        box.close()

@@ -1,0 +1,5 @@
+import sys
+
+from workbench.launcher import main
+
+sys.exit(main())
