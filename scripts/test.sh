@@ -10,6 +10,8 @@ echo "==> ruff"
 .venv/bin/ruff check .
 echo "==> import contracts"
 .venv/bin/lint-imports
+echo "==> mypy (engines and the headless workbench)"
+.venv/bin/mypy
 echo "==> pytest"
 set +e
 if command -v xvfb-run >/dev/null 2>&1; then

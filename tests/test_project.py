@@ -404,7 +404,7 @@ BROKEN: dict[str, tuple[Callable[[Path, Path], Any], str]] = {
                 "runs/r1/weights.safetensors": pickle.dumps(make_weights(), protocol=5),
             },
         ),
-        "entry runs/r1/weights.safetensors is a pickle",
+        "the weights of run 'r1' are a pickle",
     ),
     "pkl entry": (
         lambda good, out: write_zip(out, {**entries_of(good), "model.pkl": b"not even a pickle"}),

@@ -139,7 +139,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     if args.json:
         _emit_json({"datasets": rows})
     else:
-        width = max(len(r["id"]) for r in rows)
+        width = max(len(str(r["id"])) for r in rows)
         for r in rows:
             size = f"{r['rows']} rows, {r['features']} features"
             if r["classes"]:
@@ -158,9 +158,8 @@ def _data_spec_from_args(args: argparse.Namespace) -> Any:
     if not args.data:
         raise CliError("Choose a dataset: --dataset NAME (see 'workbench datasets') or --data FILE.")
     path = Path(args.data)
-    if path.is_dir():
-        source = "image_folder"
-    else:
+    source: str | None = "image_folder"
+    if not path.is_dir():
         source = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".npz": "npz"}.get(
             path.suffix.lower()
         )
@@ -336,7 +335,7 @@ def _info(project: Any, path: Path | str) -> dict[str, Any]:
     from engines.shapes import analyse
 
     report = analyse(project.graph)
-    counts = {}
+    counts: dict[str, int] = {}
     for node in project.graph.nodes.values():
         counts[node.type] = counts.get(node.type, 0) + 1
     return {

@@ -592,6 +592,11 @@ class _Reader:
         for name in self.infos:
             if name.endswith("/"):
                 continue
+            # A safetensors file starts with its header length (8 bytes, little-endian), which
+            # can begin 0x80 0x02..0x05 like a pickle; it is only ever read by the safetensors
+            # parser, which executes nothing and refuses anything that is not safetensors.
+            if name.endswith(".safetensors"):
+                continue
             head = self._open_read(name, 2)
             if _looks_pickled(head):
                 raise self.fail(f"entry {name} is a pickle; pickles are never loaded")
@@ -699,6 +704,11 @@ def _load_weights(data: bytes, reader: _Reader, run_id: str) -> dict[str, torch.
         OverflowError,
         KeyError,
     ) as exc:
+        if _looks_pickled(data[:2]) and data[2:3] in (b"}", b"]", b"c", b"\x95", b"(", b"q"):
+            # Not valid safetensors and shaped like a pickle: say so, it matters to a reviewer.
+            raise reader.fail(
+                f"the weights of run {run_id!r} are a pickle; pickles are never loaded"
+            ) from exc
         raise reader.fail(
             f"the weights of run {run_id!r} are not a valid safetensors file ({exc})"
         ) from exc

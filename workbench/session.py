@@ -144,10 +144,10 @@ def pick_run(project: Project, run_id: str | None) -> Run:
             if run.id == run_id or run.name == run_id:
                 return run
         raise WorkbenchError(f"There is no run {run_id!r} in this project.")
-    run = project.active()
-    if run is None:
+    active = project.active()
+    if active is None:
         raise WorkbenchError("This project has no trained run yet: run 'workbench train' first.")
-    return run
+    return active
 
 
 def model_for(project: Project, run: Run | None = None) -> Any:
