@@ -279,3 +279,48 @@ def test_console_script_runs_headless(tmp_path: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
     )
     assert res.stdout.strip().splitlines()[-1] == "False"
+
+
+# --------------------------------------------------------------------- generated bad input
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_TOKENS = st.one_of(
+    st.sampled_from([
+        "--json", "--split", "test", "val", "all", "nope", "--run", "run 1", "--format", "onnx",
+        "python", "torchscript", "-o", "--template", "mlp", "lenet5", "vit", "--dataset", "iris",
+        "digits", "sequences", "--data", "--target", "--sensitive", "--force", "--seed", "-1",
+        "1e9", "", "--", "-", "{proj}", "{tmp}/out.x", "{tmp}/no/dir/out.x", "{tmp}",
+    ]),
+    st.text(max_size=12),
+)
+
+
+@pytest.fixture(scope="module")
+def trained_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("fuzz") / "p.wbproj"
+    assert main(["new", "--template", "mlp", "--dataset", "iris", "-o", str(path)]) == 0
+    assert main(["train", str(path), "--epochs", "1", "--quiet"]) == 0
+    return path
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    command=st.sampled_from(["templates", "datasets", "info", "eval", "predict", "export", "new"]),
+    tokens=st.lists(_TOKENS, max_size=6),
+)
+def test_generated_command_lines_never_crash(
+    trained_project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str,
+    tokens: list[str],
+) -> None:
+    """Any command line gives success, or exit 2 with one 'error:' line; the project survives."""
+    before = trained_project.read_bytes()
+    argv = [command] + [t.replace("{proj}", str(trained_project)).replace("{tmp}", str(tmp_path))
+                        for t in tokens]
+    code = main(argv)
+    _, err = capsys.readouterr()
+    assert code in (0, 2), (argv, code, err)
+    if code == 2:
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), (argv, err)
+    assert trained_project.read_bytes() == before

@@ -45,6 +45,14 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
+def _error(message: object) -> None:
+    """Print an error as exactly one line: control characters from user input are escaped."""
+    text = "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(message)
+    )
+    print(f"error: {text}", file=sys.stderr)
+
+
 def _load(path: str) -> Any:
     from workbench.project import load_project
 
@@ -485,25 +493,21 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_BAD_INPUT
         return int(args.func(args))
     except CliError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _error(exc)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
+        _error("interrupted")
         return 130
     except Exception as exc:  # every documented error class becomes one line
         if isinstance(exc, _known_errors()):
-            print(f"error: {exc}", file=sys.stderr)
+            _error(exc)
             return EXIT_BAD_INPUT
         if isinstance(exc, OSError):
-            print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+            _error(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
             return EXIT_BAD_INPUT
         if os.environ.get("WORKBENCH_DEBUG"):
             raise
-        print(
-            f"error: internal error ({type(exc).__name__}: {exc}); "
-            "set WORKBENCH_DEBUG=1 for the traceback",
-            file=sys.stderr,
-        )
+        _error(f"internal error ({type(exc).__name__}: {exc}); set WORKBENCH_DEBUG=1 for the traceback")
         return EXIT_FAILED
 
 
