@@ -89,19 +89,28 @@ def build_model(
         raise GraphError(f"The network cannot be built: {exc}") from exc
 
 
-def _build(graph: Graph, report: ShapeReport) -> GraphModule:
-    input_id = graph.nodes_of_type("input")[0].id
+def wiring(graph: Graph, report: ShapeReport) -> tuple[dict[str, list[str]], set[str]]:
+    """Each node's source nodes in input-port order, and the nodes the output depends on.
+
+    Shared by building and by source export, so both run exactly the same nodes.
+    """
     output_id = graph.nodes_of_type("output")[0].id
     sources: dict[str, list[str]] = {}
     for nid in report.order:
         spec = get_layer(graph.nodes[nid].type)
         by_port = {e.dst_port: e.src for e in graph.inputs_of(nid)}
         sources[nid] = [by_port[p] for p in spec.input_names]
-
     needed = {output_id}
     for nid in reversed(report.order):
         if nid in needed:
             needed.update(sources[nid])
+    return sources, needed
+
+
+def _build(graph: Graph, report: ShapeReport) -> GraphModule:
+    input_id = graph.nodes_of_type("input")[0].id
+    output_id = graph.nodes_of_type("output")[0].id
+    sources, needed = wiring(graph, report)
 
     layers: dict[str, nn.Module] = {}
     for nid in report.order:  # construct in topological order so seeded weights follow data flow

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from engines import modules
+from engines.build import wiring
 from engines.catalog import get_layer
 from engines.graph import Graph, GraphError
 from engines.shapes import analyse
@@ -48,16 +49,7 @@ def to_python_source(graph: Graph) -> str:
     lines_init: list[str] = []
     lines_forward: list[str] = []
     custom: set[str] = set()
-    sources: dict[str, list[str]] = {}
-    for nid in report.order:
-        node = graph.nodes[nid]
-        spec = get_layer(node.type)
-        by_port = {e.dst_port: e.src for e in graph.inputs_of(nid)}
-        sources[nid] = [by_port[p] for p in spec.input_names]
-    needed = {output_id}
-    for nid in reversed(report.order):
-        if nid in needed:
-            needed.update(sources[nid])
+    sources, needed = wiring(graph, report)
 
     for nid in report.order:
         node = graph.nodes[nid]

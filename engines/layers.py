@@ -239,46 +239,32 @@ def _conv_params(
     )
 
 
-def _conv1d(params: Params, in_shapes: list[Shape]) -> Recipe:
-    c, length = _ranked(in_shapes, 2, what="a (channels, length) signal")
+def _conv_recipe(cls: str, channels: int, size: int, params: Params) -> Recipe:
     k, st, pad = params["kernel_size"], params["stride"], params["padding"]
-    _window_out(length, k, st, pad, "kernel")
-    return "nn.Conv1d", {
-        "in_channels": c,
+    _window_out(size, k, st, pad, "kernel")
+    return cls, {
+        "in_channels": channels,
         "out_channels": params["out_channels"],
         "kernel_size": k,
         "stride": st,
         "padding": pad,
         "bias": params["bias"],
     }
+
+
+def _conv1d(params: Params, in_shapes: list[Shape]) -> Recipe:
+    c, length = _ranked(in_shapes, 2, what="a (channels, length) signal")
+    return _conv_recipe("nn.Conv1d", c, length, params)
 
 
 def _conv2d(params: Params, in_shapes: list[Shape]) -> Recipe:
     c, h, w = _ranked(in_shapes, 3)
-    k, st, pad = params["kernel_size"], params["stride"], params["padding"]
-    _window_out(min(h, w), k, st, pad, "kernel")
-    return "nn.Conv2d", {
-        "in_channels": c,
-        "out_channels": params["out_channels"],
-        "kernel_size": k,
-        "stride": st,
-        "padding": pad,
-        "bias": params["bias"],
-    }
+    return _conv_recipe("nn.Conv2d", c, min(h, w), params)
 
 
 def _dwsep_conv2d(params: Params, in_shapes: list[Shape]) -> Recipe:
     c, h, w = _ranked(in_shapes, 3)
-    k, st, pad = params["kernel_size"], params["stride"], params["padding"]
-    _window_out(min(h, w), k, st, pad, "kernel")
-    return "DepthwiseSeparableConv2d", {
-        "in_channels": c,
-        "out_channels": params["out_channels"],
-        "kernel_size": k,
-        "stride": st,
-        "padding": pad,
-        "bias": params["bias"],
-    }
+    return _conv_recipe("DepthwiseSeparableConv2d", c, min(h, w), params)
 
 
 _layer(
