@@ -1,7 +1,9 @@
 """Live training plots: loss per step and per epoch, the task metric, the learning rate.
 
 Items are created once and updated with ``setData`` (never re-created per event); long step
-histories stay smooth through pyqtgraph's peak downsampling and clip-to-view.
+histories stay smooth through pyqtgraph's peak downsampling and clip-to-view. New points are
+buffered and drawn at most ``REDRAW_HZ`` times a second, however often they arrive, and the
+axes are cached as pixmaps because their text dominates the cost of a redraw.
 """
 
 from __future__ import annotations
@@ -10,9 +12,12 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QGridLayout, QWidget
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QGraphicsItem, QGridLayout, QWidget
 
 pg.setConfigOptions(antialias=False)
+
+REDRAW_HZ = 10
 
 _STEP_PEN = pg.mkPen("#90a4ae", width=1)
 _TRAIN_PEN = pg.mkPen("#1e88e5", width=2)
@@ -28,7 +33,33 @@ def _plot(title: str, x_label: str) -> pg.PlotWidget:
     w.showGrid(x=True, y=True, alpha=0.25)
     w.setClipToView(True)
     w.setDownsampling(auto=True, mode="peak")
+    for name in ("left", "bottom"):
+        w.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
     return w
+
+
+class _Series:
+    """A growing float array with amortised O(1) appends (capacity doubles when full)."""
+
+    def __init__(self) -> None:
+        self._data = np.empty(1024)
+        self.size = 0
+
+    def extend(self, values: np.ndarray) -> None:
+        need = self.size + len(values)
+        if need > len(self._data):
+            grown = np.empty(max(need, 2 * len(self._data)))
+            grown[: self.size] = self._data[: self.size]
+            self._data = grown
+        self._data[self.size:need] = values
+        self.size = need
+
+    def replace(self, values: np.ndarray) -> None:
+        self.size = 0
+        self.extend(values)
+
+    def view(self) -> np.ndarray:
+        return self._data[: self.size]
 
 
 class TrainingPlots(QWidget):
@@ -63,34 +94,60 @@ class TrainingPlots(QWidget):
         ]
         # learning rates span decades (warm-up, decay): a log axis shows them all
         self.lr_plot.setLogMode(y=True)
-        self._steps = np.empty(0)
-        self._step_loss = np.empty(0)
-        self._lr = np.empty(0)
+        self._steps, self._step_loss, self._lr = _Series(), _Series(), _Series()
+        self._steps_pending = False
+        self._epochs_pending: tuple[np.ndarray, np.ndarray, np.ndarray, str] | None = None
+        self._metric_title = "Validation metric"
+        self._redraw = QTimer(self)
+        self._redraw.setSingleShot(True)
+        self._redraw.setInterval(1000 // REDRAW_HZ)
+        self._redraw.timeout.connect(self._draw_pending)
 
     def clear(self) -> None:
-        self._steps = np.empty(0)
-        self._step_loss = np.empty(0)
-        self._lr = np.empty(0)
+        self._redraw.stop()
+        self._steps_pending = False
+        self._epochs_pending = None
+        for series in (self._steps, self._step_loss, self._lr):
+            series.replace(np.empty(0))
         for c in (self.step_curve, self.train_curve, self.val_curve, self.metric_curve, self.lr_curve):
             c.setData([], [])
         self.set_comparison(None)
 
     def append_steps(self, steps: Sequence[float], loss: Sequence[float], lr: Sequence[float]) -> None:
-        """Add a batch of step points (called at most ~30 times a second)."""
+        """Add a batch of step points; they are drawn on the next redraw tick."""
         if not len(steps):
             return
-        self._steps = np.concatenate([self._steps, np.asarray(steps, dtype=float)])
-        self._step_loss = np.concatenate([self._step_loss, np.asarray(loss, dtype=float)])
-        self._lr = np.concatenate([self._lr, np.asarray(lr, dtype=float)])
-        self.step_curve.setData(self._steps, self._step_loss)
-        self.lr_curve.setData(self._steps, self._lr)
+        self._steps.extend(np.asarray(steps, dtype=float))
+        self._step_loss.extend(np.asarray(loss, dtype=float))
+        self._lr.extend(np.asarray(lr, dtype=float))
+        self._steps_pending = True
+        if not self._redraw.isActive():
+            self._redraw.start()
+
+    def flush(self) -> None:
+        """Draw buffered points now (e.g. when training ends)."""
+        self._redraw.stop()
+        self._draw_pending()
+
+    def _draw_pending(self) -> None:
+        self._draw_steps()
+        self._draw_epochs()
+
+    def _draw_steps(self) -> None:
+        if not self._steps_pending:
+            return
+        self._steps_pending = False
+        x = self._steps.view()
+        self.step_curve.setData(x, self._step_loss.view())
+        self.lr_curve.setData(x, self._lr.view())
 
     def set_steps(self, loss: Sequence[float], lr: Sequence[float]) -> None:
-        self._steps = np.arange(len(loss), dtype=float)
-        self._step_loss = np.asarray(loss, dtype=float)
-        self._lr = np.asarray(lr, dtype=float) if len(lr) == len(loss) else np.full(len(loss), np.nan)
-        self.step_curve.setData(self._steps, self._step_loss)
-        self.lr_curve.setData(self._steps, self._lr)
+        n = len(loss)
+        self._steps.replace(np.arange(n, dtype=float))
+        self._step_loss.replace(np.asarray(loss, dtype=float))
+        self._lr.replace(np.asarray(lr, dtype=float) if len(lr) == n else np.full(n, np.nan))
+        self._steps_pending = True
+        self.flush()
 
     def set_epochs(
         self,
@@ -98,12 +155,35 @@ class TrainingPlots(QWidget):
         val_loss: Sequence[float],
         metric: Sequence[float],
         metric_name: str,
+        *,
+        live: bool = False,
     ) -> None:
+        """Show per-epoch curves; with ``live=True`` they are drawn on the next redraw tick."""
+        self._epochs_pending = (
+            np.asarray(train_loss, dtype=float),
+            np.asarray(val_loss, dtype=float),
+            np.asarray(metric, dtype=float),
+            metric_name,
+        )
+        if live:
+            if not self._redraw.isActive():
+                self._redraw.start()
+        else:
+            self._draw_epochs()
+
+    def _draw_epochs(self) -> None:
+        if self._epochs_pending is None:
+            return
+        train_loss, val_loss, metric, metric_name = self._epochs_pending
+        self._epochs_pending = None
         x = np.arange(1, len(train_loss) + 1, dtype=float)
-        self.train_curve.setData(x, np.asarray(train_loss, dtype=float))
-        self.val_curve.setData(x[: len(val_loss)], np.asarray(val_loss, dtype=float))
-        self.metric_curve.setData(x[: len(metric)], np.asarray(metric, dtype=float))
-        self.metric_plot.setTitle(f"Validation {metric_name}", color="#263238", size="10pt")
+        self.train_curve.setData(x, train_loss)
+        self.val_curve.setData(x[: len(val_loss)], val_loss)
+        self.metric_curve.setData(x[: len(metric)], metric)
+        title = f"Validation {metric_name}"
+        if title != self._metric_title:  # a title change re-lays out the plot: only when needed
+            self._metric_title = title
+            self.metric_plot.setTitle(title, color="#263238", size="10pt")
 
     def set_comparison(
         self,
@@ -118,7 +198,7 @@ class TrainingPlots(QWidget):
                 legend.addItem(curve, label)
 
     def point_counts(self) -> dict[str, int]:
-        """How many points each curve holds (for tests and diagnostics)."""
+        """How many points each curve shows (for tests and diagnostics)."""
         def n(c: pg.PlotDataItem) -> int:
             x, _ = c.getOriginalDataset()
             return 0 if x is None else len(x)

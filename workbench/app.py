@@ -13,7 +13,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Slot
+from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -78,6 +78,7 @@ class NewProjectDialog(QDialog):
 
 class MainWindow(QMainWindow):
     def __init__(self) -> None:
+        self._after_first_paint: list[Any] = []
         super().__init__()
         self.project: Any = None
         self.path: Path | None = None
@@ -104,6 +105,30 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Loading…")
         self._update_title()
         self._update_actions()
+
+    def call_after_first_paint(self, callback: Any) -> None:
+        """Run ``callback`` once the window has been painted (heavy imports wait for it)."""
+        self._after_first_paint.append(callback)
+        # if the window is never painted (minimised, hidden), do not wait forever
+        QTimer.singleShot(3000, self._run_after_paint)
+
+    def _run_after_paint(self) -> None:
+        callbacks, self._after_first_paint = self._after_first_paint, []
+        for cb in callbacks:
+            QTimer.singleShot(0, cb)
+
+    def event(self, e: QEvent) -> bool:
+        handled = super().event(e)
+        # An UpdateRequest on the exposed top-level window paints and flushes the backing store;
+        # before the window is exposed it paints nothing, so it does not count.
+        if (
+            self._after_first_paint
+            and e.type() in (QEvent.Type.UpdateRequest, QEvent.Type.Paint)
+            and self.windowHandle() is not None
+            and self.windowHandle().isExposed()
+        ):
+            self._run_after_paint()
+        return handled
 
     # ------------------------------------------------------------------ layout
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -538,13 +563,16 @@ class MainWindow(QMainWindow):
         objective = str(self.project.train_config.get("objective", "classification"))
         key, label = _metric_key(objective)
         e = self._live_epochs
-        self.plots.set_epochs(e.get("train_loss", []), e.get("val_loss", []), e.get(key, []), label)
+        self.plots.set_epochs(
+            e.get("train_loss", []), e.get("val_loss", []), e.get(key, []), label, live=True
+        )
         shown = [k for k in ("train_loss", "val_loss", key) if k in epoch]
         self.log_message(f"epoch {int(epoch.get('epoch', 0)) + 1}: "
                          + ", ".join(f"{k} {epoch[k]:.4g}" for k in shown))
 
     @Slot(object)
     def _on_train_finished(self, outcome: Any) -> None:
+        self.plots.flush()
         self.project.add_run(outcome.run)
         self.project.active_run = outcome.run.id
         self.dirty = True
@@ -644,6 +672,6 @@ def run_app(project_path: str | None = None, demo: bool = False) -> int:
     window = MainWindow()
     _install_excepthook(window)
     window.show()
-    # The first paint happens before torch and the engines are imported.
-    QTimer.singleShot(0, lambda: window.open_initial(project_path, demo))
+    # torch and the engines are imported only after the window has been painted once.
+    window.call_after_first_paint(lambda: window.open_initial(project_path, demo))
     return int(app.exec())
