@@ -78,3 +78,33 @@ def test_bad_file_keeps_current_project(make_main_window, qtbot, tmp_path: Path)
         __import__("PySide6.QtWidgets", fromlist=["QMessageBox"]).QMessageBox
     ):
         box.close()
+
+
+def test_delete_undo_redo_and_run_undo(make_main_window, qtbot) -> None:
+    w = make_main_window()
+    _wait_loaded(qtbot, w)
+    start = w.project.graph.to_dict()
+    assert not w.dirty
+    w._on_node_selected("dropout1")
+    w.delete_selected()
+    assert "dropout1" not in w.project.graph.nodes and w.dirty
+    assert "dropout1" not in w.graph_view.node_items
+    # removing the dropout leaves relu1 -> fc2 unconnected: the problem is shown on the node
+    assert w.doc.problems()
+    w.undo_action.trigger()
+    assert w.project.graph.to_dict() == start and not w.dirty
+    assert "dropout1" in w.graph_view.node_items
+    w.redo_action.trigger()
+    assert "dropout1" not in w.project.graph.nodes
+    w.undo_action.trigger()
+
+    w.epochs.setValue(1)
+    w.start_training()
+    assert not w.undo_action.isEnabled()  # no undo while training
+    with qtbot.waitSignal(w.worker.finished, timeout=120_000):
+        pass
+    assert len(w.project.runs) == 1 and w.runs.count() == 1
+    w.undo_action.trigger()  # training a run is one undoable step
+    assert len(w.project.runs) == 0 and w.runs.count() == 0
+    w.redo_action.trigger()
+    assert len(w.project.runs) == 1 and w.runs.count() == 1

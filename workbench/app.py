@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoGroup
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 import workbench
 from widgets.graph_view import GraphView
 from widgets.training_plots import TrainingPlots
+from workbench.document import ProjectDocument
 from workbench.workers import TrainingWorker
 
 MAX_RECENT = 8
@@ -81,8 +82,11 @@ class MainWindow(QMainWindow):
         self._after_first_paint: list[Any] = []
         super().__init__()
         self.project: Any = None
+        self.doc: ProjectDocument | None = None
         self.path: Path | None = None
-        self.dirty = False
+        self._unsaved_new = False  # a new project that was never saved counts as unsaved
+        self.undo_group = QUndoGroup(self)
+        self._selected_nodes: list[str] = []
         self.settings = QSettings()
         self.worker = TrainingWorker(self)
         self._train_started_at = 0.0
@@ -129,6 +133,18 @@ class MainWindow(QMainWindow):
         ):
             self._run_after_paint()
         return handled
+
+    @property
+    def dirty(self) -> bool:
+        """Unsaved changes: edits since the last save (the undo stack's clean state)."""
+        return self._unsaved_new or (self.doc is not None and self.doc.dirty)
+
+    @dirty.setter
+    def dirty(self, value: bool) -> None:
+        self._unsaved_new = bool(value)
+        if not value and self.doc is not None:
+            self.doc.mark_saved()
+        self._update_title()
 
     # ------------------------------------------------------------------ layout
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -198,6 +214,7 @@ class MainWindow(QMainWindow):
         self.pause_button.clicked.connect(self.toggle_pause)
         self.stop_button.clicked.connect(self.stop_training)
         self.runs.itemSelectionChanged.connect(self._show_selected_runs)
+        self.graph_view.node_selected.connect(self._on_node_selected)
 
     def _build_actions(self) -> None:
         def act(text: str, slot: Any, shortcut: Any = None, tip: str = "") -> QAction:
@@ -219,6 +236,11 @@ class MainWindow(QMainWindow):
         self.pause_action = act("&Pause / Resume", self.toggle_pause, "F6", "Pause or resume training")
         self.stop_action = act("&Stop", self.stop_training, "Shift+F5", "Stop training")
         self.fit_action = act("Zoom to &Fit", self.graph_view.zoom_to_fit, "Ctrl+0")
+        self.undo_action = self.undo_group.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcut(QKeySequence(S.Undo))
+        self.redo_action = self.undo_group.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcut(QKeySequence(S.Redo))
+        self.delete_action = act("&Delete", self.delete_selected, S.Delete, "Delete the selected layers")
 
         menu = self.menuBar().addMenu("&File")
         for a in (self.new_action, self.open_action):
@@ -230,6 +252,12 @@ class MainWindow(QMainWindow):
         menu.addAction(self.save_as_action)
         menu.addSeparator()
         menu.addAction(self.quit_action)
+        menu = self.menuBar().addMenu("&Edit")
+        for a in (self.undo_action, self.redo_action, None, self.delete_action):
+            if a is None:
+                menu.addSeparator()
+            else:
+                menu.addAction(a)
         menu = self.menuBar().addMenu("&View")
         menu.addAction(self.fit_action)
         menu.addSeparator()
@@ -244,7 +272,7 @@ class MainWindow(QMainWindow):
         bar = self.addToolBar("Main")
         bar.setObjectName("main_toolbar")
         for a in (self.new_action, self.open_action, self.save_action, None,
-                  self.train_action, self.pause_action, self.stop_action, None, self.fit_action):
+                  self.undo_action, self.redo_action, None, self.train_action, self.pause_action, self.stop_action, None, self.fit_action):
             if a is None:
                 bar.addSeparator()
             else:
@@ -276,9 +304,18 @@ class MainWindow(QMainWindow):
             self.show_error("The demo project could not be created.", exc)
 
     def set_project(self, project: Any, path: Path | None) -> None:
+        if self.doc is not None:
+            self.undo_group.removeStack(self.doc.undo_stack)
+            self.doc.deleteLater()
         self.project = project
+        self.doc = ProjectDocument(project, self)
+        self.undo_group.addStack(self.doc.undo_stack)
+        self.undo_group.setActiveStack(self.doc.undo_stack)
+        self.doc.graph_changed.connect(self._refresh_graph)
+        self.doc.runs_changed.connect(self._refresh_runs)
+        self.doc.dirty_changed.connect(lambda _dirty: self._update_title())
         self.path = path
-        self.dirty = False
+        self._unsaved_new = False
         cfg = project.train_config
         self.epochs.setValue(int(cfg.get("epochs", 10)))
         self.lr.setValue(float(cfg.get("lr", 1e-3)))
@@ -363,6 +400,20 @@ class MainWindow(QMainWindow):
         ep = history.get("epoch", {})
         key, label = _metric_key(objective)
         self.plots.set_epochs(ep.get("train_loss", []), ep.get("val_loss", []), ep.get(key, []), label)
+
+    def _on_node_selected(self, node_id: str) -> None:
+        self._selected_nodes = [node_id] if node_id else []
+
+    def delete_selected(self) -> None:
+        """Delete the selected layers (one undo step); input and output stay."""
+        if self.doc is None or self.worker.is_running():
+            return
+        ids = [i for i in self._selected_nodes if i in self.project.graph.nodes
+               and self.project.graph.nodes[i].type not in ("input", "output")]
+        if ids:
+            self.doc.remove_nodes(ids)
+            self._selected_nodes = []
+            self.log_message(f"Deleted {', '.join(ids)}")
 
     # -------------------------------------------------------------- file menu
     def _confirm_discard(self) -> bool:
@@ -573,9 +624,8 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_train_finished(self, outcome: Any) -> None:
         self.plots.flush()
-        self.project.add_run(outcome.run)
-        self.project.active_run = outcome.run.id
-        self.dirty = True
+        assert self.doc is not None
+        self.doc.add_run(outcome.run, activate=True)  # undoable, and marks unsaved changes
         self.progress_label.setText(f"{outcome.run.name}: {outcome.status}")
         if self._total_steps:
             self.progress.setValue(self.progress.maximum())
@@ -613,6 +663,10 @@ class MainWindow(QMainWindow):
             w.setEnabled(not running)
         self.save_as_action.setEnabled(has and not running)
         self.save_action.setEnabled(has and not running)
+        self.delete_action.setEnabled(has and not running)
+        # no undo while a run trains: the run's graph must stay as it started
+        if self.doc is not None:
+            self.undo_group.setActiveStack(None if running else self.doc.undo_stack)
 
     def log_message(self, text: str) -> None:
         self.log.appendPlainText(f"{time.strftime('%H:%M:%S')}  {text}")
