@@ -108,3 +108,30 @@ def test_delete_undo_redo_and_run_undo(make_main_window, qtbot) -> None:
     assert len(w.project.runs) == 0 and w.runs.count() == 0
     w.redo_action.trigger()
     assert len(w.project.runs) == 1 and w.runs.count() == 1
+
+
+def test_palette_inserts_after_selection_and_inspector_edits(make_main_window, qtbot) -> None:
+    w = make_main_window()
+    _wait_loaded(qtbot, w)
+    start = w.project.graph.to_dict()
+    assert "relu" in w.palette.visible_layer_ids()
+    w.graph_view.select_node("fc1")
+    assert w.inspector.node_id == "fc1"
+    w.palette.layer_requested.emit("gelu")  # what a double-click on the palette emits
+    added = [n for n in w.project.graph.nodes.values() if n.type == "gelu"]
+    assert len(added) == 1
+    gelu = added[0].id
+    assert [e.dst for e in w.project.graph.outputs_of("fc1")] == [gelu]
+    assert w.doc.report().ok  # inserted into the chain: still a valid network
+    assert w.inspector.node_id == gelu  # the new layer is selected
+
+    w.graph_view.select_node("fc1")
+    w.inspector.param_changed.emit("fc1", "out_features", 32)
+    assert w.project.graph.nodes["fc1"].params["out_features"] == 32
+    assert w.doc.report().node_shapes["fc1"] == (32,)
+    # an out-of-range value is refused with the reason, nothing changes
+    w.inspector.param_changed.emit("fc1", "out_features", -5)
+    assert w.project.graph.nodes["fc1"].params["out_features"] == 32
+    while w.undo_action.isEnabled():
+        w.undo_action.trigger()
+    assert w.project.graph.to_dict() == start

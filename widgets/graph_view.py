@@ -131,6 +131,13 @@ class GraphView(QGraphicsView):
                 self.edge_labels.append(label)
         self.zoom_to_fit()
 
+    def select_node(self, node_id: str) -> None:
+        """Select one node (e.g. again after a redraw), without emitting for others."""
+        item = self.node_items.get(node_id)
+        if item is not None:
+            self.scene().clearSelection()
+            item.setSelected(True)
+
     def zoom_to_fit(self) -> None:
         rect = self.scene().itemsBoundingRect()
         if rect.isEmpty():

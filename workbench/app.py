@@ -40,6 +40,8 @@ from PySide6.QtWidgets import (
 
 import workbench
 from widgets.graph_view import GraphView
+from widgets.inspector import Inspector
+from widgets.palette import LayerPalette
 from widgets.training_plots import TrainingPlots
 from workbench.document import ProjectDocument
 from workbench.workers import TrainingWorker
@@ -195,6 +197,16 @@ class MainWindow(QMainWindow):
         v.addStretch(1)
         self.train_dock = self._dock("Training", "training", panel, Qt.DockWidgetArea.RightDockWidgetArea)
 
+        self.palette = LayerPalette()
+        self.palette.setToolTip("Double-click a layer (or press Enter) to add it after the selected "
+                                "layer; with nothing selected it is added unconnected")
+        self.palette_dock = self._dock("Layers", "palette", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.inspector = Inspector()
+        self.inspector_dock = self._dock("Inspector", "inspector", self.inspector,
+                                         Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.palette.layer_requested.connect(self.add_layer)
+        self.inspector.param_changed.connect(self._on_param_changed)
+
         self.runs = QListWidget()
         self.runs.setToolTip("Runs of this project; select one to show its curves, "
                              "Ctrl-click a second to compare")
@@ -261,7 +273,8 @@ class MainWindow(QMainWindow):
         menu = self.menuBar().addMenu("&View")
         menu.addAction(self.fit_action)
         menu.addSeparator()
-        for dock in (self.train_dock, self.runs_dock, self.plots_dock, self.log_dock):
+        for dock in (self.palette_dock, self.inspector_dock, self.train_dock, self.runs_dock,
+                     self.plots_dock, self.log_dock):
             menu.addAction(dock.toggleViewAction())
         menu = self.menuBar().addMenu("&Run")
         for a in (self.train_action, self.pause_action, self.stop_action):
@@ -316,6 +329,14 @@ class MainWindow(QMainWindow):
         self.doc.dirty_changed.connect(lambda _dirty: self._update_title())
         self.path = path
         self._unsaved_new = False
+        if not self.palette.visible_layer_ids():
+            from engines.catalog import LAYERS, get_layer
+
+            get_layer("input")  # loads the catalog
+            self.palette.set_layers([
+                {"id": spec.id, "title": spec.title, "category": spec.category, "help": spec.help}
+                for spec in LAYERS.values() if spec.id not in ("input", "output")
+            ])
         cfg = project.train_config
         self.epochs.setValue(int(cfg.get("epochs", 10)))
         self.lr.setValue(float(cfg.get("lr", 1e-3)))
@@ -352,7 +373,12 @@ class MainWindow(QMainWindow):
             shape = report.node_shapes.get(e.src)
             edges.append({"src": e.src, "dst": e.dst, "label": "×".join(map(str, shape)) if shape else ""})
         problems = {p.node_id: p.message for p in report.problems if p.node_id}
+        selected = list(self._selected_nodes)
         self.graph_view.set_graph(nodes, edges, problems)
+        for node_id in selected:  # keep the selection (and the inspector) across a redraw
+            self.graph_view.select_node(node_id)
+        if not selected:
+            self.inspector.clear()
         self.statusBar().showMessage(
             f"{len(nodes)} layers, {report.total_params:,} parameters"
             + (f", {len(report.problems)} problem(s)" if report.problems else "")
@@ -403,6 +429,52 @@ class MainWindow(QMainWindow):
 
     def _on_node_selected(self, node_id: str) -> None:
         self._selected_nodes = [node_id] if node_id else []
+        self._show_in_inspector(node_id)
+
+    def _show_in_inspector(self, node_id: str) -> None:
+        from engines.catalog import get_layer
+
+        if self.doc is None or node_id not in self.project.graph.nodes:
+            self.inspector.clear()
+            return
+        node = self.project.graph.nodes[node_id]
+        spec = get_layer(node.type)
+        self.inspector.set_node(node_id, spec.title, [p.to_dict() for p in spec.params], node.params)
+        problems = [p.message for p in self.doc.report().problems if p.node_id == node_id]
+        self.inspector.set_problem(" ".join(problems) or None)
+        self.inspector.set_read_only(self.worker.is_running())
+
+    def _on_param_changed(self, node_id: str, name: str, value: Any) -> None:
+        from engines.graph import GraphError
+
+        if self.doc is None or self.worker.is_running():
+            return
+        try:
+            self.doc.set_param(node_id, name, value)
+        except GraphError as exc:
+            self.inspector.set_problem(str(exc))
+
+    def add_layer(self, layer_id: str) -> None:
+        """Add a layer from the palette: after the selected layer, or unconnected."""
+        from engines.graph import GraphError
+
+        if self.doc is None or self.worker.is_running():
+            return
+        graph = self.project.graph
+        try:
+            selected = self._selected_nodes[0] if self._selected_nodes else None
+            outgoing = graph.outputs_of(selected) if selected in graph.nodes else []
+            if outgoing:
+                new_id = self.doc.insert_node_on_edge(outgoing[0], layer_id)
+            else:
+                xs = [n.position[0] for n in graph.nodes.values()] or [0.0]
+                ys = [n.position[1] for n in graph.nodes.values()] or [0.0]
+                new_id = self.doc.add_node(layer_id, position=(min(xs), max(ys) + 120.0))
+        except GraphError as exc:
+            self.show_error("The layer could not be added.", exc)
+            return
+        self.log_message(f"Added {new_id}")
+        self.graph_view.select_node(new_id)
 
     def delete_selected(self) -> None:
         """Delete the selected layers (one undo step); input and output stay."""
@@ -664,6 +736,7 @@ class MainWindow(QMainWindow):
         self.save_as_action.setEnabled(has and not running)
         self.save_action.setEnabled(has and not running)
         self.delete_action.setEnabled(has and not running)
+        self.inspector.set_read_only(running)
         # no undo while a run trains: the run's graph must stay as it started
         if self.doc is not None:
             self.undo_group.setActiveStack(None if running else self.doc.undo_stack)
