@@ -350,10 +350,9 @@ class MainWindow(QMainWindow):
 
     def _refresh_graph(self) -> None:
         from engines.catalog import get_layer
-        from engines.shapes import analyse
-
+        assert self.doc is not None
         graph = self.project.graph
-        report = analyse(graph)
+        report = self.doc.report()  # cached by the document, recomputed only after an edit
         nodes = []
         for n in graph.nodes.values():
             spec = get_layer(n.type)
@@ -606,9 +605,8 @@ class MainWindow(QMainWindow):
     def start_training(self) -> None:
         if self.project is None or self.worker.is_running():
             return
-        from engines.shapes import analyse
-
-        report = analyse(self.project.graph)
+        assert self.doc is not None
+        report = self.doc.report()
         if report.problems:
             QMessageBox.warning(self, "The network cannot be trained",
                                 "\n".join(p.message for p in report.problems))
