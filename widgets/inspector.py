@@ -192,9 +192,7 @@ class _Field:
             else:
                 editor.setChecked(bool(value))
         elif isinstance(editor, QComboBox):
-            index = next(
-                (i for i in range(editor.count()) if _same(editor.itemData(i), value)), -1
-            )
+            index = next((i for i in range(editor.count()) if _same(editor.itemData(i), value)), -1)
             editor.setCurrentIndex(index)
         elif isinstance(editor, QLineEdit):
             if value is None:
@@ -308,8 +306,6 @@ class Inspector(QWidget):
         layout.addWidget(self.id_label)
         layout.addWidget(self.problem_label)
         layout.addWidget(self.scroll, 1)
-        layout.addWidget(self.message_label)
-        layout.addWidget(self.read_only_label)
         self.node_id = ""
         self.fields: dict[str, _Field] = {}
         self._resets: dict[str, QToolButton] = {}
@@ -408,13 +404,21 @@ class Inspector(QWidget):
         if old is not None:
             for field in self.fields.values():
                 field.editor.blockSignals(True)
+            # the message labels outlive the form they sit under
+            self.message_label.setParent(None)
+            self.read_only_label.setParent(None)
             old.hide()
             old.deleteLater()
         self.fields, self._resets, self._values, self._errors = {}, {}, {}, {}
         self.message_label.hide()
-        form_widget = QWidget()
-        form = QFormLayout(form_widget)
-        form.setContentsMargins(0, 4, 0, 4)
+        content = QWidget()
+        column = QVBoxLayout(content)
+        column.setContentsMargins(0, 4, 0, 4)
+        form = QFormLayout()
+        column.addLayout(form)
+        column.addWidget(self.message_label)
+        column.addWidget(self.read_only_label)
+        column.addStretch(1)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         for spec in self._schema:
@@ -449,7 +453,7 @@ class Inspector(QWidget):
             none = QLabel("This layer has no parameters.")
             none.setStyleSheet("color: #78909c;")
             form.addRow(none)
-        self.scroll.setWidget(form_widget)
+        self.scroll.setWidget(content)
         self.read_only_label.setVisible(self._read_only and bool(self.fields))
         self._quiet = False
 
@@ -530,23 +534,76 @@ if __name__ == "__main__":
     app = QApplication([])
     inspector = Inspector()
     spec = [
-        {"name": "out_features", "kind": "int", "default": 64, "help": "Number of output features.",
-         "min": 1, "max": 65536, "choices": [], "optional": False},
-        {"name": "in_features", "kind": "int", "default": None,
-         "help": "Input features; leave empty to infer from the input.",
-         "min": 1, "max": 65536, "choices": [], "optional": True},
-        {"name": "dropout", "kind": "float", "default": 0.1,
-         "help": "Probability of zeroing an activation while training.",
-         "min": 0.0, "max": 1.0, "choices": [], "optional": False},
-        {"name": "kernel", "kind": "ints", "default": [3, 3], "help": "Window (height, width).",
-         "min": 1, "max": 64, "choices": [], "optional": False},
-        {"name": "bias", "kind": "bool", "default": True, "help": "Learn an additive bias.",
-         "min": None, "max": None, "choices": [], "optional": False},
-        {"name": "activation", "kind": "choice", "default": "relu",
-         "help": "Activation of the feed-forward network.",
-         "min": None, "max": None, "choices": ["relu", "gelu"], "optional": False},
-        {"name": "label", "kind": "str", "default": "", "help": "A note shown on the node.",
-         "min": None, "max": None, "choices": [], "optional": False},
+        {
+            "name": "out_features",
+            "kind": "int",
+            "default": 64,
+            "help": "Number of output features.",
+            "min": 1,
+            "max": 65536,
+            "choices": [],
+            "optional": False,
+        },
+        {
+            "name": "in_features",
+            "kind": "int",
+            "default": None,
+            "help": "Input features; leave empty to infer from the input.",
+            "min": 1,
+            "max": 65536,
+            "choices": [],
+            "optional": True,
+        },
+        {
+            "name": "dropout",
+            "kind": "float",
+            "default": 0.1,
+            "help": "Probability of zeroing an activation while training.",
+            "min": 0.0,
+            "max": 1.0,
+            "choices": [],
+            "optional": False,
+        },
+        {
+            "name": "kernel",
+            "kind": "ints",
+            "default": [3, 3],
+            "help": "Window (height, width).",
+            "min": 1,
+            "max": 64,
+            "choices": [],
+            "optional": False,
+        },
+        {
+            "name": "bias",
+            "kind": "bool",
+            "default": True,
+            "help": "Learn an additive bias.",
+            "min": None,
+            "max": None,
+            "choices": [],
+            "optional": False,
+        },
+        {
+            "name": "activation",
+            "kind": "choice",
+            "default": "relu",
+            "help": "Activation of the feed-forward network.",
+            "min": None,
+            "max": None,
+            "choices": ["relu", "gelu"],
+            "optional": False,
+        },
+        {
+            "name": "label",
+            "kind": "str",
+            "default": "",
+            "help": "A note shown on the node.",
+            "min": None,
+            "max": None,
+            "choices": [],
+            "optional": False,
+        },
     ]
     inspector.set_node("fc1", "Linear", spec, {"out_features": 128, "dropout": 0.25})
     inspector.set_problem("expects 64 input features but receives 32")

@@ -137,7 +137,8 @@ class LayerPalette(QWidget):
             )
             help_text = str(layer.get("help") or "")
             item.setToolTip(
-                0, f"{title} ({layer_id})\n{help_text}\n\nDrag onto the graph, or double-click to add."
+                0,
+                f"{title} ({layer_id})\n{help_text}\n\nDrag onto the graph, or double-click to add.",
             )
         for parent in categories.values():
             parent.setToolTip(0, f"{parent.childCount()} layer types")
@@ -227,21 +228,49 @@ if __name__ == "__main__":
     palette = LayerPalette()
     palette.set_layers(
         [
-            {"id": "input", "title": "Input", "category": "Input/Output",
-             "help": "Where samples enter the network; shape excludes the batch."},
-            {"id": "output", "title": "Output", "category": "Input/Output",
-             "help": "The network's prediction."},
-            {"id": "linear", "title": "Linear", "category": "Dense",
-             "help": "Fully connected layer on the last dimension: y = xWᵀ + b."},
-            {"id": "conv2d", "title": "Conv 2D", "category": "Convolution",
-             "help": "2-D convolution over a (channels, height, width) image."},
-            {"id": "dwsep_conv2d", "title": "Depthwise-separable conv 2D", "category": "Convolution",
-             "help": "A per-channel 2-D convolution then a 1x1 convolution mixing channels."},
-            {"id": "lstm", "title": "LSTM", "category": "Recurrent",
-             "help": "Long short-term memory layer over a (steps, features) sequence."},
+            {
+                "id": "input",
+                "title": "Input",
+                "category": "Input/Output",
+                "help": "Where samples enter the network; shape excludes the batch.",
+            },
+            {
+                "id": "output",
+                "title": "Output",
+                "category": "Input/Output",
+                "help": "The network's prediction.",
+            },
+            {
+                "id": "linear",
+                "title": "Linear",
+                "category": "Dense",
+                "help": "Fully connected layer on the last dimension: y = xWᵀ + b.",
+            },
+            {
+                "id": "conv2d",
+                "title": "Conv 2D",
+                "category": "Convolution",
+                "help": "2-D convolution over a (channels, height, width) image.",
+            },
+            {
+                "id": "dwsep_conv2d",
+                "title": "Depthwise-separable conv 2D",
+                "category": "Convolution",
+                "help": "A per-channel 2-D convolution then a 1x1 convolution mixing channels.",
+            },
+            {
+                "id": "lstm",
+                "title": "LSTM",
+                "category": "Recurrent",
+                "help": "Long short-term memory layer over a (steps, features) sequence.",
+            },
             {"id": "relu", "title": "ReLU", "category": "Activation", "help": "max(0, x)."},
-            {"id": "gelu", "title": "GELU", "category": "Activation",
-             "help": "Gaussian error linear unit, as in transformers."},
+            {
+                "id": "gelu",
+                "title": "GELU",
+                "category": "Activation",
+                "help": "Gaussian error linear unit, as in transformers.",
+            },
         ]
     )
     palette.layer_requested.connect(lambda layer_id: print("add", layer_id))
