@@ -496,7 +496,7 @@ BROKEN: dict[str, tuple[Callable[[Path, Path], Any], str]] = {
     ),
     "schema from the future": (
         lambda good, out: write_zip(out, _with_doc(good, _set(["schema_version"], 7))),
-        "written by a newer Model Workbench (schema 7, app 0.1.0); this version reads up to schema 1",
+        "written by a newer Model Workbench (schema 7, app 0.1.0); this version reads up to schema 2",
     ),
     "schema version not a number": (
         lambda good, out: write_zip(out, _with_doc(good, _set(["schema_version"], "1"))),
@@ -1027,3 +1027,93 @@ def test_random_entry_contents_raise_only_project_file_error(blob: bytes) -> Non
             for n, b in {**entries, name: blob}.items():
                 zf.writestr(n, b)
         _load_bytes(buf.getvalue())
+
+
+# ------------------------------------------------------------------------------ analyses
+def _with_analyses(p: Project) -> Project:
+    from workbench.project import Analysis
+
+    run = p.runs[0]
+    maps = np.arange(2 * 1 * 4 * 4, dtype=np.float64).reshape(2, 1, 4, 4) / 7.0
+    run.add_analysis(
+        Analysis(
+            id="a1",
+            kind="explanation",
+            meta={"method": "ig", "params": {"n_steps": 50}, "delta": [1e-7, -2e-7]},
+            arrays={"attributions": maps, "inputs": maps.astype(np.float32) * 2},
+            epoch=2,
+        )
+    )
+    run.add_analysis(
+        Analysis(id="f1", kind="fairness", meta={"overall": {"accuracy": 0.75, "fpr": None}})
+    )
+    return p
+
+
+def test_analyses_round_trip_with_their_arrays(tmp_path: Path) -> None:
+    p = _with_analyses(make_project())
+    save_project(p, tmp_path / "a.wbproj")
+    back = load_project(tmp_path / "a.wbproj")
+    got, want = back.runs[0].analyses, p.runs[0].analyses
+    assert got == want  # ids, kinds, meta, epochs, times (arrays compared below)
+    for g, w in zip(got, want, strict=True):
+        assert set(g.arrays) == set(w.arrays)
+        for name in w.arrays:
+            assert g.arrays[name].dtype == w.arrays[name].dtype
+            np.testing.assert_array_equal(g.arrays[name], w.arrays[name])
+    assert "runs/r1/analyses/a1/attributions.npy" in entries_of(tmp_path / "a.wbproj")
+
+
+def test_analysis_with_non_numeric_array_is_not_saved_and_old_file_kept(tmp_path: Path) -> None:
+    from workbench.project import Analysis
+
+    path = tmp_path / "a.wbproj"
+    save_project(make_project(), path)
+    before = path.read_bytes()
+    p = make_project()
+    p.runs[0].add_analysis(
+        Analysis(id="x", kind="explanation", arrays={"names": np.array(["a", {"b": 1}], dtype=object)})
+    )
+    with pytest.raises(ProjectFileError, match="is not a numeric array"):
+        save_project(p, path)
+    assert path.read_bytes() == before
+
+
+def test_analysis_kind_and_id_are_checked() -> None:
+    from workbench.project import Analysis
+
+    run = make_run()
+    with pytest.raises(ValueError, match="kind 'chart'"):
+        run.add_analysis(Analysis(id="a", kind="chart"))
+    with pytest.raises(ValueError, match="not valid"):
+        run.add_analysis(Analysis(id="../a", kind="fairness"))
+    run.add_analysis(Analysis(id="a", kind="fairness"))
+    with pytest.raises(ValueError, match="already exists"):
+        run.add_analysis(Analysis(id="a", kind="fairness"))
+
+
+def test_analysis_array_outside_its_entry_or_pickled_is_refused(tmp_path: Path) -> None:
+    good = tmp_path / "good.wbproj"
+    save_project(_with_analyses(make_project()), good)
+    entries = entries_of(good)
+    doc = json.loads(entries["project.json"])
+
+    doc["runs"][0]["analyses"][0]["arrays"]["attributions"] = "../../etc/passwd"
+    write_zip(tmp_path / "b1.wbproj", {**entries, "project.json": json.dumps(doc).encode()})
+    with pytest.raises(ProjectFileError, match=r"analyses\[0\]\.arrays\.attributions must name a \.npy entry"):
+        load_project(tmp_path / "b1.wbproj")
+
+    bad = {**entries, "runs/r1/analyses/a1/inputs.npy": _npy_bytes(np.array([None, 1], dtype=object))}
+    write_zip(tmp_path / "b2.wbproj", bad)
+    with pytest.raises(ProjectFileError, match="holds object arrays"):
+        load_project(tmp_path / "b2.wbproj")
+
+
+def test_schema_1_file_gains_empty_analyses() -> None:
+    doc = {
+        "schema_version": 1,
+        "runs": [{"id": "r1", "name": "a"}, "odd"],
+    }
+    out = migrate(doc)
+    assert out["runs"][0]["analyses"] == [] and out["runs"][1] == "odd"
+    assert "analyses" not in doc["runs"][0]  # the input is not modified

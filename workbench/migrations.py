@@ -19,7 +19,10 @@ Schema history
     ``history`` name archive entries (``weights`` may be null), and the active run was
     ``"current_experiment"``. There was no ``"modified"`` and nothing was embedded.
 1
-    The current layout, described by ``workbench.project.PROJECT_SCHEMA``.
+    Schema 0 renamed and split into graph / data / train_config / runs / ui.
+2
+    The current layout, described by ``workbench.project.PROJECT_SCHEMA``: each run has
+    ``"analyses"``, the explanations and fairness audits computed for it (schema 1 had none).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from typing import Any
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "MigrationError", "migrate", "migration"]
 
 #: The schema version this application writes and reads natively.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -129,4 +132,15 @@ def _v0_to_v1(doc: dict[str, Any]) -> dict[str, Any]:
         doc.setdefault("runs", runs)
     else:
         doc.setdefault("runs", experiments)
+    return doc
+
+
+@migration(1)
+def _v1_to_v2(doc: dict[str, Any]) -> dict[str, Any]:
+    """Schema 1 -> 2: runs gain an (empty) list of analyses."""
+    runs = doc.get("runs")
+    if isinstance(runs, list):
+        for run in runs:
+            if isinstance(run, dict):
+                run.setdefault("analyses", [])
     return doc

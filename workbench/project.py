@@ -6,6 +6,7 @@ GUI state, in one zip archive::
     project.json                     format, schema version, everything but tensors
     runs/<id>/history.json           per-step and per-epoch curves (deflated)
     runs/<id>/weights.safetensors    the run's state_dict (stored: already dense floats)
+    runs/<id>/analyses/<a>/<k>.npy   arrays of an explanation or fairness audit of the run
     data/<file>                      small datasets embedded so the project travels
 
 Loading never executes code: tensors come only from safetensors, JSON is parsed as JSON,
@@ -41,7 +42,9 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = [
+    "ANALYSIS_KINDS",
     "FORMAT",
+    "Analysis",
     "PROJECT_SCHEMA",
     "SCHEMA_VERSION",
     "Project",
@@ -93,6 +96,33 @@ def _now() -> str:
 
 
 # ------------------------------------------------------------------------------ the document
+ANALYSIS_KINDS = ("explanation", "fairness")
+_ARRAY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+@dataclass
+class Analysis:
+    """Something computed from a run and kept with it: an explanation or a fairness audit.
+
+    ``meta`` is JSON-able (the result's method, parameters, sample ids, numbers that are
+    small); ``arrays`` holds the large numeric parts (attribution maps, inputs) as numeric
+    NumPy arrays, stored as ``.npy`` entries. ``epoch`` is the epoch it was computed after
+    (None: after training).
+    """
+
+    id: str
+    kind: str
+    meta: dict[str, Any] = field(default_factory=dict)
+    arrays: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    epoch: int | None = None
+    created: str = field(default_factory=_now)
+
+    @staticmethod
+    def new_id() -> str:
+        """A fresh analysis id, safe as an archive folder name."""
+        return secrets.token_hex(4)
+
+
 @dataclass
 class Run:
     """One training run: its config, outcome, curves and weights.
@@ -113,11 +143,23 @@ class Run:
     metrics: dict[str, Any] = field(default_factory=dict)
     weights: dict[str, torch.Tensor] | None = field(default=None, compare=False, repr=False)
     data_fingerprint: str = ""
+    analyses: list[Analysis] = field(default_factory=list)
 
     @staticmethod
     def new_id() -> str:
         """A fresh run id, safe as an archive folder name."""
         return secrets.token_hex(4)
+
+    def add_analysis(self, analysis: Analysis) -> Analysis:
+        """Keep ``analysis`` with this run (its id must be new and archive-safe)."""
+        if not _RUN_ID_RE.match(analysis.id):
+            raise ValueError(f"Analysis id {analysis.id!r} is not valid: use 1-64 letters, digits, '_' or '-'.")
+        if analysis.kind not in ANALYSIS_KINDS:
+            raise ValueError(f"Analysis kind {analysis.kind!r} is not one of {', '.join(ANALYSIS_KINDS)}.")
+        if any(a.id == analysis.id for a in self.analyses):
+            raise ValueError(f"An analysis with id {analysis.id!r} already exists in run {self.id!r}.")
+        self.analyses.append(analysis)
+        return analysis
 
 
 @dataclass
@@ -238,6 +280,23 @@ RUN_SCHEMA = _obj(
         "data_fingerprint": _STR,
         "history_file": _ENTRY,
         "weights_file": {"anyOf": [_ENTRY, {"type": "null"}]},
+        "analyses": {
+            "type": "array",
+            "items": _obj(
+                {
+                    "id": {"type": "string", "pattern": _RUN_ID_RE.pattern},
+                    "kind": {"enum": list(ANALYSIS_KINDS)},
+                    "created": _STR,
+                    "epoch": {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}]},
+                    "meta": _OBJ,
+                    "arrays": {
+                        "type": "object",
+                        "propertyNames": {"pattern": _ARRAY_NAME_RE.pattern},
+                        "additionalProperties": _ENTRY,
+                    },
+                }
+            ),
+        },
     }
 )
 
@@ -415,6 +474,9 @@ def _document(project: Project) -> tuple[dict[str, Any], list[tuple[str, bytes, 
             # Stored, not deflated: float noise barely compresses and deflate would cost
             # most of the save-time budget for a 10M-parameter model.
             entries.append((weights_file, _weights_bytes(run.weights, run.id), zipfile.ZIP_STORED))
+        analyses = [_analysis_entries(run.id, a, entries) for a in run.analyses]
+        if len({a["id"] for a in analyses}) != len(analyses):
+            raise ProjectFileError(f"Cannot save: run {run.id!r} has two analyses with the same id.")
         runs.append(
             {
                 "id": run.id,
@@ -427,6 +489,7 @@ def _document(project: Project) -> tuple[dict[str, Any], list[tuple[str, bytes, 
                 "data_fingerprint": run.data_fingerprint,
                 "history_file": history_file,
                 "weights_file": weights_file,
+                "analyses": analyses,
             }
         )
     embedded = []
@@ -461,6 +524,42 @@ def _document(project: Project) -> tuple[dict[str, Any], list[tuple[str, bytes, 
         "embedded": embedded,
     }
     return doc, entries
+
+
+def _npy_bytes(array: Any, what: str) -> bytes:
+    import numpy as np
+
+    a = np.asarray(array)
+    if a.dtype.hasobject or a.dtype.kind not in "biuf":
+        raise ProjectFileError(f"Cannot save: {what} is not a numeric array (dtype {a.dtype}).")
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(a), allow_pickle=False)
+    return buf.getvalue()
+
+
+def _analysis_entries(
+    run_id: str, analysis: Analysis, entries: list[tuple[str, bytes, int]]
+) -> dict[str, Any]:
+    """The JSON record of ``analysis``; its arrays are appended to ``entries``."""
+    where = f"analysis {analysis.id!r} of run {run_id!r}"
+    if not _RUN_ID_RE.match(analysis.id) or analysis.kind not in ANALYSIS_KINDS:
+        raise ProjectFileError(f"Cannot save: {where} has an invalid id or kind {analysis.kind!r}.")
+    files: dict[str, str] = {}
+    for name, array in analysis.arrays.items():
+        if not _ARRAY_NAME_RE.match(name):
+            raise ProjectFileError(f"Cannot save: array name {name!r} of {where} is not valid.")
+        entry = f"runs/{run_id}/analyses/{analysis.id}/{name}.npy"
+        blob = _npy_bytes(array, f"array {name!r} of {where}")
+        entries.append((entry, blob, _compress_type(blob)))
+        files[name] = entry
+    return {
+        "id": analysis.id,
+        "kind": analysis.kind,
+        "created": analysis.created,
+        "epoch": analysis.epoch,
+        "meta": json.loads(_dumps(analysis.meta, where)),
+        "arrays": files,
+    }
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -742,6 +841,37 @@ def _parse_doc(reader: _Reader) -> dict[str, Any]:
     return doc
 
 
+def _read_analyses(reader: _Reader, records: list[dict[str, Any]], i: int, rid: str) -> list[Analysis]:
+    import numpy as np
+
+    out: list[Analysis] = []
+    for j, rec in enumerate(records):
+        where = f"project.json: runs[{i}].analyses[{j}]"
+        if any(a.id == rec["id"] for a in out):
+            raise reader.fail(f"{where}.id {rec['id']!r} is used twice in run {rid!r}")
+        arrays: dict[str, Any] = {}
+        for name, entry in rec["arrays"].items():
+            problem = _check_entry_name(entry)
+            if problem or not entry.endswith(".npy"):
+                raise reader.fail(f"{where}.arrays.{name} must name a .npy entry" + (f" ({problem})" if problem else ""))
+            blob = reader.read(entry, f"an array of analysis {rec['id']!r}")
+            try:
+                arrays[name] = np.load(io.BytesIO(blob), allow_pickle=False)
+            except (ValueError, OSError, EOFError) as exc:
+                raise reader.fail(f"{entry} is not a valid NumPy array ({exc})") from exc
+        out.append(
+            Analysis(
+                id=rec["id"],
+                kind=rec["kind"],
+                meta=rec["meta"],
+                arrays=arrays,
+                epoch=rec["epoch"],
+                created=rec["created"],
+            )
+        )
+    return out
+
+
 def _read_project(reader: _Reader) -> Project:
     reader.check_structure()
     if PROJECT_JSON not in reader.infos:
@@ -773,6 +903,7 @@ def _read_project(reader: _Reader) -> Project:
         if meta["weights_file"] is not None:
             blob = reader.read(meta["weights_file"], f"the weights of run {rid!r}")
             weights = _load_weights(blob, reader, rid)
+        analyses = _read_analyses(reader, meta["analyses"], i, rid)
         runs.append(
             Run(
                 id=rid,
@@ -785,6 +916,7 @@ def _read_project(reader: _Reader) -> Project:
                 metrics=meta["metrics"],
                 weights=weights,
                 data_fingerprint=meta["data_fingerprint"],
+                analyses=analyses,
             )
         )
     active = doc["active_run"]
