@@ -460,6 +460,10 @@ class Trainer:
         EarlyStopping when the config asks for it).
     sample_weight : optional ``(N,)`` non-negative weight per training row; each batch loss
         is the weighted mean ``sum(w * loss) / sum(w)``.
+    loss_terms : extra differentiable terms added to every batch loss, each called as
+        ``term(out, target, idx)`` with the batch's model outputs, its targets (class
+        indices for classification) and the training-row indices of the batch (a tensor on
+        the device); e.g. a fairness penalty. The step ``loss`` and ``train_loss`` include them.
 
     Notes
     -----
@@ -481,6 +485,7 @@ class Trainer:
         config: TrainConfig | None = None,
         callbacks: Sequence[Callback] = (),
         sample_weight: Any = None,
+        loss_terms: Sequence[Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]] = (),
     ) -> None:
         self.config = config = config if config is not None else TrainConfig()
         config.validate()
@@ -493,6 +498,10 @@ class Trainer:
         if len(self.X) == 0:
             raise ConfigError("The training set is empty.")
         self.weight = self._weights(sample_weight)
+        self.loss_terms = tuple(loss_terms)
+        for term in self.loss_terms:
+            if not callable(term):
+                raise ConfigError(f"A loss term must be callable as term(out, target, idx), not {type(term).__name__}.")
         self.n_outputs = self._probe()
 
         self.params = [p for p in model.parameters() if p.requires_grad]
@@ -764,6 +773,7 @@ class Trainer:
         model, opt, sched = self.model, self.optimizer, self.scheduler
         assert opt is not None
         X, Y, W = self.X, self.Y_loss, self.weight
+        terms, targets = self.loss_terms, self.Y
         loss_fn, metric_fn, metric_name = self.loss_fn, self.metric_fn, self.metric_name
         callbacks, params, norms = self.callbacks, self.params, self._norms
         buffers, saved = self._buffers, self._saved_buffers
@@ -790,6 +800,10 @@ class Trainer:
                 torch._foreach_copy_(saved, buffers)
             out = model(xb)
             loss = loss_fn(out, yb) if W is None else loss_fn(out, yb, W[idx])
+            if terms:  # an empty tuple: one falsy check per step, nothing else
+                t = targets[idx]
+                for term in terms:
+                    loss = loss + term(out, t, idx)
             loss_value = loss.item()
             # Checked before backward/step, so the weights never see a bad step: no copy needed.
             if not math.isfinite(loss_value):
