@@ -291,6 +291,9 @@ _TOKENS = st.one_of(
         "python", "torchscript", "-o", "--template", "mlp", "lenet5", "vit", "--dataset", "iris",
         "digits", "sequences", "--data", "--target", "--sensitive", "--force", "--seed", "-1",
         "1e9", "", "--", "-", "{proj}", "{tmp}/out.x", "{tmp}/no/dir/out.x", "{tmp}",
+        "--method", "ig", "shapley", "gradcam", "--samples", "0-3", "3-1", "x", "--pick",
+        "misclassified", "-n", "2", "--layer", "fc1", "--background", "5", "--target", "7",
+        "--threshold", "0.3", "1.5", "--n-boot", "20", "--favourable", "setosa", "--no-group",
     ]),
     st.text(max_size=12),
 )
@@ -306,7 +309,9 @@ def trained_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    command=st.sampled_from(["templates", "datasets", "info", "eval", "predict", "export", "new"]),
+    command=st.sampled_from(
+        ["templates", "datasets", "info", "eval", "predict", "export", "new", "explain", "fairness"]
+    ),
     tokens=st.lists(_TOKENS, max_size=6),
 )
 def test_generated_command_lines_never_crash(

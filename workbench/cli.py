@@ -18,7 +18,14 @@ from typing import Any
 
 import workbench
 
-SUBCOMMANDS = ("new", "train", "eval", "predict", "export", "info", "templates", "datasets")
+SUBCOMMANDS = (
+    "new", "train", "eval", "predict", "explain", "fairness", "mitigate", "export", "info",
+    "templates", "datasets",
+)
+EXPLAIN_METHODS = (
+    "saliency", "ixg", "ig", "smoothgrad", "deeplift", "deepliftshap", "gradshap", "kernelshap",
+    "shapley", "lime", "occlusion", "ablation", "gradcam",
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -339,6 +346,191 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text!r}")
+    return value
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from workbench.analysis import explain_run, explanation_analysis, explanation_rows
+
+    if args.output and not Path(args.output).parent.exists():
+        raise CliError(f"The folder {str(Path(args.output).parent)!r} does not exist.")
+    project = _load(args.project)
+    progress = None if args.json or args.quiet else _ProgressLine(f"{args.method}")
+    outcome = explain_run(
+        project,
+        args.method,
+        samples=args.samples,
+        pick=args.pick,
+        n=args.n,
+        split=args.split,
+        run_id=args.run,
+        layer=args.layer,
+        target=args.target,
+        background=args.background,
+        group=not args.no_group,
+        seed=args.seed,
+        progress=progress,
+    )
+    if progress is not None:
+        progress.done()
+    r = outcome.result
+    summary = {
+        "run": outcome.run.id,
+        "method": r.method,
+        "title": r.title,
+        "params": r.params,
+        "baseline": r.baseline,
+        "value_function": r.value_function,
+        "seed": r.seed,
+        "layer": r.layer,
+        "split": outcome.split,
+        "versions": r.versions,
+        "elapsed": r.elapsed,
+    }
+    rows = explanation_rows(outcome)
+    if args.save:
+        outcome.run.add_analysis(explanation_analysis(outcome))
+        _save(project, args.project)
+    if args.output:
+        out = Path(args.output)
+        out.mkdir(exist_ok=True)
+        np.save(out / "attributions.npy", np.asarray(r.attributions), allow_pickle=False)
+        np.save(out / "inputs.npy", np.asarray(outcome.inputs), allow_pickle=False)
+        meta = {**summary, "samples": [{k: v for k, v in row.items() if k not in ("attributions",)}
+                                       for row in rows], "feature_names": r.feature_names}
+        (out / "explanation.json").write_text(json.dumps(_clean(meta), indent=2, allow_nan=False) + "\n")
+        if args.json:
+            _emit_json({**summary, "output": str(out), "files": ["explanation.json", "attributions.npy", "inputs.npy"]})
+        else:
+            print(f"Wrote {len(rows)} {r.title} attributions to {out}")
+        return EXIT_OK
+    if args.json:
+        _emit_json({**summary, "samples": rows})
+        return EXIT_OK
+    print(f"{r.title} of run {outcome.run.name!r} ({r.baseline}"
+          + (f"; value function: {r.value_function}" if r.value_function else "") + ")")
+    for row in rows:
+        head = f"row {row['row_id']}: {row['target']} output {row['output']:.4g}"
+        if row["reference"] is not None:
+            head += f", reference {row['reference']:.4g}"
+        if row["delta"] is not None:
+            head += f", completeness gap {row['delta']:.2g}"
+        print(head)
+        if isinstance(row["attributions"], dict):
+            top = sorted(row["attributions"].items(), key=lambda kv: -abs(kv[1]))[: args.top]
+            for name, v in top:
+                print(f"   {v:+.4g}  {name}")
+        else:
+            a = np.asarray(row["attributions"])
+            print(f"   map {tuple(a.shape)}: sum {a.sum():+.4g}, max |a| {np.abs(a).max():.4g}")
+    return EXIT_OK
+
+
+class _ProgressLine:
+    """A one-line progress readout on stderr (silent when stderr is not a terminal)."""
+
+    def __init__(self, label: str) -> None:
+        self.label, self.tty, self.last = label, sys.stderr.isatty(), -1
+
+    def __call__(self, fraction: float) -> None:
+        pct = int(100 * min(max(fraction, 0.0), 1.0))
+        if self.tty and pct != self.last:
+            self.last = pct
+            sys.stderr.write(f"\r{self.label}: {pct:3d}%")
+            sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.tty and self.last >= 0:
+            sys.stderr.write("\n")
+
+
+def cmd_fairness(args: argparse.Namespace) -> int:
+    from workbench.analysis import audit_run, fairness_analysis
+
+    project = _load(args.project)
+    outcome = audit_run(
+        project,
+        args.sensitive or [],
+        split=args.split,
+        run_id=args.run,
+        favourable=args.favourable,
+        threshold=args.threshold,
+        n_boot=args.n_boot,
+        seed=args.seed,
+        intersections=not args.no_intersections,
+    )
+    if args.save:
+        outcome.run.add_analysis(fairness_analysis(outcome))
+        _save(project, args.project)
+    report = outcome.report.to_dict()
+    if args.json:
+        _emit_json({"run": outcome.run.id, "split": outcome.split, "favourable": outcome.favourable,
+                    "sensitive": outcome.sensitive, **report})
+        return EXIT_OK
+    print(f"Fairness of run {outcome.run.name!r} on the {outcome.split} split "
+          f"(favourable: {outcome.favourable!r}; {report.get('n_boot')} bootstrap resamples)")
+    metrics = ("selection_rate", "accuracy", "tpr", "fpr", "precision")
+    for feature, groups in report["by_group"].items():
+        print(f"\n{feature}")
+        print(f"  {'group':<24}{'n':>7}" + "".join(f"{m:>22}" for m in metrics))
+        for group, vals in groups.items():
+            cells = []
+            for m in metrics:
+                ci = report.get("intervals", {}).get(feature, {}).get(group, {}).get(m)
+                v = vals.get(m)
+                cell = "—" if v is None else f"{v:.3f}"
+                if v is not None and ci and None not in ci:
+                    cell += f" [{ci[0]:.3f},{ci[1]:.3f}]"
+                cells.append(f"{cell:>22}")
+            print(f"  {str(group):<24}{vals.get('size', 0):>7}" + "".join(cells))
+        for name, d in report.get("differences", {}).get(feature, {}).items():
+            if not isinstance(d, dict):
+                continue
+            v, ci = d.get("value"), d.get("ci")
+            text = "—" if v is None else f"{v:.3f}"
+            if v is not None and ci and None not in ci:
+                text += f" [{ci[0]:.3f}, {ci[1]:.3f}]"
+            if d.get("reason"):
+                text += f"  ({d['reason']})"
+            print(f"  {name:<24}{text}")
+    for note in report.get("notes", []):
+        print(f"note: {note}")
+    return EXIT_OK
+
+
+def cmd_mitigate(args: argparse.Namespace) -> int:
+    from workbench.analysis import mitigate_run
+
+    project = _load(args.project)
+    run = mitigate_run(
+        project,
+        args.kind,
+        args.sensitive,
+        run_id=args.run,
+        favourable=args.favourable,
+        strength=args.strength,
+        constraint=args.constraint,
+        seed=args.seed,
+        name=args.name,
+    )
+    _save(project, args.project)
+    if args.json:
+        _emit_json({"run": run.id, "name": run.name, "status": run.status, "message": run.message,
+                    "mitigation": run.config.get("mitigation"), "metrics": run.metrics})
+    else:
+        print(f"{run.name} ({run.id}): {run.status}. {run.message}")
+    return EXIT_OK
+
+
 def _info(project: Any, path: Path | str) -> dict[str, Any]:
     from engines.shapes import analyse
 
@@ -468,6 +660,57 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--json", action="store_true", help="machine-readable output")
         s.set_defaults(func=func)
 
+    s = sub.add_parser("explain", help="attribute a run's outputs for some samples to its inputs")
+    s.add_argument("project")
+    s.add_argument("--method", required=True, choices=EXPLAIN_METHODS,
+                   help="attribution method (shapley: exact / paired KernelSHAP for tables)")
+    s.add_argument("--samples", help="row ids of the source data, e.g. 0-9 or '3,17,42' (as in predict)")
+    s.add_argument("--pick", default="first", choices=["first", "misclassified", "confident", "random_per_class"],
+                   help="how to choose samples when --samples is not given (default first)")
+    s.add_argument("-n", type=_positive_int, default=10, help="number of samples to pick (default 10)")
+    s.add_argument("--split", default="test", choices=["train", "val", "test", "all"])
+    s.add_argument("--run", help="run id or name (default: the active run)")
+    s.add_argument("--layer", help="node id of the layer for gradcam")
+    s.add_argument("--target", type=_int, help="output index to explain (default: the predicted class)")
+    s.add_argument("--background", type=_positive_int,
+                   help="use N training rows as the background distribution instead of a fixed baseline")
+    s.add_argument("--no-group", action="store_true", help="keep one-hot columns separate")
+    s.add_argument("--seed", type=_int, default=0, help="seed of stochastic methods (default 0)")
+    s.add_argument("--top", type=_positive_int, default=10, help="features listed per sample (default 10)")
+    s.add_argument("--save", action="store_true", help="keep the explanation in the project file")
+    s.add_argument("-o", "--output", help="folder to write explanation.json and .npy arrays to")
+    s.add_argument("--quiet", action="store_true", help="no progress output")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.set_defaults(func=cmd_explain)
+
+    s = sub.add_parser("fairness", help="group metrics of a run with bootstrap intervals")
+    s.add_argument("project")
+    s.add_argument("--sensitive", action="append", help="a sensitive column (repeatable)")
+    s.add_argument("--split", default="test", choices=["train", "val", "test", "all"])
+    s.add_argument("--run", help="run id or name (default: the active run)")
+    s.add_argument("--favourable", help="the favourable class (default: a 'yes'-like class, else the second)")
+    s.add_argument("--threshold", type=_probability, default=0.5,
+                   help="probability of the favourable class at which the decision is favourable (default 0.5)")
+    s.add_argument("--n-boot", type=_int, default=1000, help="bootstrap resamples (default 1000; 0: none)")
+    s.add_argument("--seed", type=_int, default=0, help="bootstrap seed (default 0)")
+    s.add_argument("--no-intersections", action="store_true", help="leave out intersections of groups")
+    s.add_argument("--save", action="store_true", help="keep the audit in the project file")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.set_defaults(func=cmd_fairness)
+
+    s = sub.add_parser("mitigate", help="train (or post-process) a run that reduces group differences")
+    s.add_argument("project")
+    s.add_argument("--kind", required=True, choices=["reweighing", "penalty", "threshold"])
+    s.add_argument("--sensitive", required=True, help="the sensitive column")
+    s.add_argument("--run", help="base run for --kind threshold (default: the active run)")
+    s.add_argument("--favourable", help="the favourable class")
+    s.add_argument("--strength", type=_positive_float, default=1.0, help="penalty strength (default 1)")
+    s.add_argument("--constraint", default="demographic_parity", choices=["demographic_parity", "equalized_odds"])
+    s.add_argument("--seed", type=_int, default=0)
+    s.add_argument("--name", help="run name")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.set_defaults(func=cmd_mitigate)
+
     s = sub.add_parser("export", help="export a run's model (ONNX, TorchScript or Python source)")
     s.add_argument("project")
     s.add_argument("--format", required=True, choices=["onnx", "torchscript", "python"])
@@ -519,6 +762,8 @@ def _known_errors() -> tuple[type[BaseException], ...]:
         ("engines.data", "DataError"),
         ("engines.graph", "GraphError"),
         ("engines.training", "ConfigError"),
+        ("engines.explain", "ExplainError"),
+        ("engines.fairness", "FairnessError"),
     ):
         module = sys.modules.get(mod)
         if module is not None and hasattr(module, name):

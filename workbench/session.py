@@ -190,12 +190,15 @@ def train_run(
     data: Any = None,
     trainer_hook: Any = None,
     add_to_project: bool = True,
+    sample_weight: Any = None,
+    loss_terms: Sequence[Any] = (),
 ) -> TrainOutcome:
     """Train a new run on the project's train split (validated on val) and add it.
 
     ``trainer_hook(trainer)`` is called with the trainer before it starts, so a caller on
     another thread can keep a handle to pause or stop it. With ``add_to_project=False`` the
     run is returned but not added (the application adds it on its own thread).
+    ``sample_weight`` (one per training row) and ``loss_terms`` go to the trainer.
     """
     from engines.training import ConfigError, TrainConfig, Trainer
 
@@ -214,6 +217,8 @@ def train_run(
         val=(data.X[va], _targets(data, va, cfg.objective)) if len(va) else None,
         config=cfg,
         callbacks=callbacks,
+        sample_weight=sample_weight,
+        **({"loss_terms": list(loss_terms)} if loss_terms else {}),
     )
     if trainer_hook is not None:
         trainer_hook(trainer)
@@ -290,7 +295,7 @@ def predict_rows(project: Project, *, split: str = "test", run_id: str | None = 
         proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
         names = [str(c) for c in data.class_names]
         frame["true_label"] = [names[int(i)] for i in data.y[idx]]
-        frame["predicted_label"] = [names[int(i)] for i in proba.argmax(axis=1)]
+        frame["predicted_label"] = [names[int(i)] for i in _decide(run, data, idx, proba)]
         for j, c in enumerate(names):
             frame[f"prob_{c}"] = proba[:, j]
     elif objective == "regression":
@@ -300,6 +305,26 @@ def predict_rows(project: Project, *, split: str = "test", run_id: str | None = 
         err = ((out.reshape(len(idx), -1) - data.X[idx].reshape(len(idx), -1)) ** 2).mean(axis=1)
         frame["reconstruction_mse"] = err
     return frame
+
+
+def _decide(run: Run, data: Any, idx: Any, proba: Any) -> Any:
+    """Predicted class per row: the most probable one, or the run's per-group thresholds."""
+    import numpy as np
+
+    post = run.config.get("postprocess")
+    if not post:
+        return proba.argmax(axis=1)
+    from engines.fairness import FairThresholds
+
+    rule = FairThresholds.from_dict(post)
+    mitigation = run.config.get("mitigation", {})
+    names = [str(c) for c in data.class_names]
+    fav = names.index(str(mitigation.get("favourable", names[-1])))
+    missing = [c for c in rule.columns if c not in data.sensitive]
+    if missing:
+        raise WorkbenchError(f"Run {run.name!r} decides per group of {missing[0]!r}, which this data does not have.")
+    favourable = rule.predict(proba[:, fav], {c: data.sensitive[c][idx] for c in rule.columns})
+    return np.where(favourable == 1, fav, 1 - fav)
 
 
 # ------------------------------------------------------------------------------- export
