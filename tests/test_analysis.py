@@ -249,16 +249,17 @@ def test_live_callbacks_explain_and_measure_every_epoch(credit) -> None:
 
     project, data = credit
     rows = [int(r) for r in data.row_ids[data.splits["test"][:2]]]
-    spec = {
-        "explain": {"methods": ["ig", "shapley"], "row_ids": rows, "split": "test", "seed": 0},
-        "fairness": {"sensitive": ["sex"], "favourable": 1, "threshold": 0.5, "split": "val"},
-    }
+    spec = [
+        {"kind": "explanation", "methods": ["ig", "shapley"], "row_ids": rows, "split": "test", "seed": 0},
+        {"kind": "fairness", "sensitive": ["sex"], "favourable": 1, "threshold": 0.5, "split": "val"},
+    ]
     got: list[tuple[str, int, dict]] = []
     callbacks = live_callbacks(data, spec, lambda kind, epoch, payload: got.append((kind, epoch, payload)))
     outcome = train_run(project, overrides={"epochs": 2}, callbacks=callbacks, data=data, add_to_project=False)
     kinds = [(k, e, p.get("method")) for k, e, p in got]
-    assert kinds == [("explanation", 0, "ig"), ("explanation", 0, "shapley"), ("fairness", 0, None),
-                     ("explanation", 1, "ig"), ("explanation", 1, "shapley"), ("fairness", 1, None)]
+    assert kinds == [("explanation", 1, "ig"), ("explanation", 1, "shapley"), ("fairness", 1, None),
+                     ("explanation", 2, "ig"), ("explanation", 2, "shapley"), ("fairness", 2, None)]
+    assert got[0][2]["row_ids"] == rows and np.asarray(got[0][2]["inputs"]).shape == (2, data.X.shape[1])
     # the last epoch's live values are those of the final weights
     final = model_for(project, outcome.run)
     direct = explain_run(project, "shapley", samples=rows, data=data, model=final)
@@ -278,8 +279,23 @@ def test_live_explanation_failure_is_reported_once_and_training_goes_on(credit) 
     project, data = credit
     rows = [int(data.row_ids[data.splits["test"][0]])]
     got: list[tuple[str, int, dict]] = []
-    spec = {"explain": {"methods": ["gradcam"], "row_ids": rows, "split": "test", "layer": "nope"}}
+    spec = [{"kind": "explanation", "methods": ["gradcam"], "row_ids": rows, "split": "test", "layer": "nope"}]
     outcome = train_run(project, overrides={"epochs": 2}, data=data, add_to_project=False,
                         callbacks=live_callbacks(data, spec, lambda *a: got.append(a)))
     assert outcome.status == "completed"
     assert len(got) == 1 and got[0][0] == "explanation" and "stopped" in got[0][2]["error"]
+
+
+def test_pinning_a_stochastic_method_does_not_change_the_training(credit) -> None:
+    from workbench.analysis import live_callbacks
+
+    project, data = credit
+    rows = [int(r) for r in data.row_ids[data.splits["test"][:2]]]
+    got: list[tuple] = []
+    spec = [{"kind": "explanation", "methods": ["smoothgrad", "gradshap"], "row_ids": rows, "split": "test"}]
+    pinned = train_run(project, overrides={"epochs": 2}, data=data,
+                       add_to_project=False, callbacks=live_callbacks(data, spec, lambda *a: got.append(a)))
+    assert [g[2]["method"] for g in got] == ["smoothgrad", "gradshap"] * 2
+    plain = train_run(project, overrides={"epochs": 2}, data=data, add_to_project=False)
+    for k, v in plain.run.weights.items():
+        assert np.array_equal(v.numpy(), pinned.run.weights[k].numpy()), k

@@ -462,25 +462,27 @@ def mitigate_run(
 
 
 # ------------------------------------------------------------------------- live, per epoch
-def live_callbacks(data: Any, spec: dict[str, Any] | None, sink: Callable[[str, int, dict[str, Any]], None]) -> list[Any]:
+def live_callbacks(data: Any, spec: Any, sink: Callable[[str, int, dict[str, Any]], None]) -> list[Any]:
     """Training callbacks that explain pinned samples and measure fairness at each epoch end.
 
-    ``spec`` is plain data (it crosses to the training process):
-    ``{"explain": {"methods": [...], "row_ids": [...], "split": "test", "layer": None,
-    "seed": 0} | None, "fairness": {"sensitive": [...], "favourable": index, "threshold":
-    0.5, "split": "val"} | None}``. Each result goes to ``sink(kind, epoch, payload)`` in the
-    training thread: ``("explanation", epoch, {"method", "result": AttributionResult.to_dict(),
-    "row_ids", "inputs": None})`` and ``("fairness", epoch, {"point_metrics": report dict})``.
-    A failing live analysis reports ``(kind, epoch, {"error": message})`` once and stops; it
-    never stops the training.
+    ``spec`` is plain data (it crosses to the training process): a list of pinned requests,
+    ``{"kind": "explanation", "methods": [...], "row_ids": [...], "split": "test", "layer":
+    None, "seed": 0}`` and ``{"kind": "fairness", "sensitive": [...], "favourable": index,
+    "threshold": 0.5, "split": "val"}``. Results go to ``sink(kind, epoch, payload)`` in the
+    training thread, ``epoch`` counting completed epochs (1 after the first):
+    ``("explanation", epoch, {"method", "result": AttributionResult.to_dict(), "row_ids",
+    "inputs", "split", "labels", "target_names"})`` and ``("fairness", epoch,
+    {"point_metrics": FairnessReport.to_dict()})``. A failing live analysis reports
+    ``(kind, epoch, {"error": message})`` once and stops; it never stops the training, and
+    it leaves the training's random stream as it was.
     """
     out: list[Any] = []
-    if not spec:
-        return out
-    if spec.get("explain"):
-        out.append(_LiveExplanations(data, spec["explain"], sink))
-    if spec.get("fairness"):
-        out.append(_live_fairness(data, spec["fairness"], sink))
+    for item in spec or []:
+        kind = item.get("kind") if isinstance(item, dict) else None
+        if kind == "explanation":
+            out.append(_LiveExplanations(data, item, sink))
+        elif kind == "fairness":
+            out.append(_live_fairness(data, item, sink))
     return out
 
 
@@ -494,7 +496,7 @@ def _live_fairness(data: Any, spec: dict[str, Any], sink: Callable[[str, int, di
     fav = int(spec.get("favourable", 1))
 
     def report(epoch: int, rep: Any) -> None:
-        sink("fairness", epoch, {"point_metrics": rep.to_dict()})
+        sink("fairness", epoch + 1, {"point_metrics": rep.to_dict()})
 
     return FairnessTracker(data.X[idx], data.y[idx], sens, favourable=fav,
                            threshold=float(spec.get("threshold", 0.5)),
@@ -508,6 +510,17 @@ class _LiveExplanations:
     subclassing it so that importing this module does not import torch.
     """
 
+    def __init__(self, data: Any, spec: dict[str, Any], sink: Callable[[str, int, dict[str, Any]], None]) -> None:
+        from engines import explain as ex
+
+        self.sink, self.data = sink, data
+        self.methods = [m for m in spec.get("methods", []) if m in ex.METHODS]
+        self.split = str(spec.get("split", "test"))
+        self.row_ids = [int(r) for r in spec.get("row_ids", [])]
+        self.layer = spec.get("layer")
+        self.seed = int(spec.get("seed", 0))
+        self.failed = False
+
     def on_train_start(self, trainer: Any) -> None:
         """Nothing to do before training."""
 
@@ -517,45 +530,41 @@ class _LiveExplanations:
     def on_train_end(self, trainer: Any, result: Any) -> None:
         """Nothing to do at the end."""
 
-    def __init__(self, data: Any, spec: dict[str, Any], sink: Callable[[str, int, dict[str, Any]], None]) -> None:
-        from engines import explain as ex
-
-        self.sink, self.spec = sink, spec
-        self.methods = [m for m in spec.get("methods", []) if m in ex.METHODS]
-        split = spec.get("split", "test")
-        row_ids = [int(r) for r in spec.get("row_ids", [])]
-        self.row_ids = row_ids
-        self.X = data.X[_positions(data, split, row_ids)] if row_ids else data.X[:0]
-        train = data.splits["train"]
-        self.kwargs: dict[str, Any] = {"seed": int(spec.get("seed", 0))}
-        if data.kind == "table":
-            self.kwargs["baseline"] = data.X[train].mean(axis=0).astype("float32")
-            self.kwargs["baseline_label"] = "mean of the training split"
-            self.kwargs["groups"] = ex.feature_groups(data.preprocessing, list(data.feature_names))
-        else:
-            self.kwargs["baseline_label"] = "zeros"
-        self.background = data.X[train[: min(len(train), 50)]]
-        self.layer = spec.get("layer")
-        self.failed = False
-
     def on_epoch_end(self, trainer: Any, epoch: dict[str, Any]) -> None:
-        if self.failed or not self.methods or len(self.X) == 0:
+        if self.failed or not self.methods or not self.row_ids:
             return
+        import torch
+
         from engines import explain as ex
 
+        done = int(epoch["epoch"]) + 1
         model = trainer.model
         was_training = model.training
         model.eval()
+        placeholder = Project.new("live", _EMPTY_GRAPH(), train_config={"objective": trainer.objective})
+        placeholder.add_run(Run(id="live", name="live"))
+        method = self.methods[0]
         try:
-            for method in self.methods:
-                kw = dict(self.kwargs)
-                if ex.METHODS[method].needs_background:
-                    kw["background"] = self.background
-                result = ex.make_explainer(method, model, layer=self.layer).attribute(self.X, **kw)
-                self.sink("explanation", int(epoch["epoch"]),
-                          {"method": method, "result": result.to_dict(), "row_ids": self.row_ids, "inputs": None})
+            with torch.random.fork_rng(devices=[]):
+                for method in self.methods:
+                    out = explain_run(
+                        placeholder, method, samples=self.row_ids, split=self.split, run_id="live",
+                        layer=self.layer if ex.METHODS[method].needs_layer else None,
+                        seed=self.seed, data=self.data, model=model,
+                    )
+                    self.sink("explanation", done, {
+                        "method": method, "result": out.result.to_dict(), "row_ids": out.row_ids,
+                        "inputs": out.inputs.tolist(), "split": out.split, "labels": out.labels,
+                        "target_names": out.target_names,
+                    })
         except Exception as exc:  # a live view must never stop the training
             self.failed = True
-            self.sink("explanation", int(epoch["epoch"]), {"error": f"Live explanations stopped: {exc}"})
+            self.sink("explanation", done, {"method": method, "error": f"Live explanations stopped: {exc}"})
         finally:
             model.train(was_training)
+
+
+def _EMPTY_GRAPH() -> Any:  # noqa: N802 (a constructor-like helper)
+    from engines.graph import Graph
+
+    return Graph()
