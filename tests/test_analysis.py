@@ -222,12 +222,31 @@ def test_cli_explain_fairness_mitigate(tmp_path: Path, capsys) -> None:
     assert lo <= doc["by_group"]["sex"]["female"]["selection_rate"] <= hi
 
     code, out, err = _cli(capsys, "fairness", str(proj), "--sensitive", "sex")
-    assert code == 0 and "female" in out and "dp_difference" in out
+    assert code == 0 and "female" in out and "dp_difference" in out and "four-fifths rule" in out
+
+    # undefined values (no intervals; precision with nobody chosen) print as a dash, not a crash
+    code, out, err = _cli(capsys, "fairness", str(proj), "--sensitive", "sex", "--sensitive", "age",
+                          "--n-boot", "0", "--threshold", "0.99")
+    assert code == 0, err
+    assert "no intervals" in out and "—" in out and "group sizes" in out
+
+    code, out, err = _cli(capsys, "fairness", str(proj), "--sensitive", "sex", "--favourable", "0",
+                          "--n-boot", "0", "--json")
+    assert code == 0, err
+    assert json.loads(out)["favourable"] == "0"
 
     code, out, err = _cli(capsys, "mitigate", str(proj), "--kind", "threshold", "--sensitive", "sex", "--json")
     assert code == 0, err
     assert json.loads(out)["mitigation"]["constraint"] == "demographic_parity"
     assert len(load_project(proj).runs) == 2
+    # the per-group run is audited on any column: it decides with its own ('sex')
+    code, out, err = _cli(capsys, "fairness", str(proj), "--sensitive", "age", "--n-boot", "0", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    # the age bands are fitted on the training split, whichever split is audited
+    from workbench.analysis import band_edges
+
+    assert doc["band_edges"]["age"] == band_edges(load_data(load_project(proj)), ["age"])["age"]
 
     for argv, words in (
         (["explain", str(proj), "--method", "ig", "--samples", "5-1"], "goes backwards"),

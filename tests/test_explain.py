@@ -501,3 +501,21 @@ def test_options_in_params_reproduce_the_call(lenet) -> None:
         again_opts = {k: v for k, v in first.params.items() if k in METHODS[method].defaults}
         again = make_explainer(method, lenet).attribute(x, seed=first.seed, **again_opts)
         np.testing.assert_allclose(again.attributions, first.attributions, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("method", ["shapley", "ablation"])
+def test_patch_maps_add_up_to_what_their_gap_says(method: str) -> None:
+    """On images with multi-pixel patches, the map as shown sums to the patch values."""
+    from engines.build import build_model
+    from engines.templates import make_template
+
+    model = build_model(make_template("lenet5", (1, 16, 16), 3), seed=0).eval()
+    x = np.random.default_rng(0).normal(size=(2, 1, 16, 16)).astype(np.float32)
+    r = make_explainer(method, model).attribute(x, target=1)
+    groups = r.params["groups"] if "groups" in r.params else None
+    assert groups is None or len(groups["names"]) < 16 * 16  # patches, not pixels
+    total = r.attributions.reshape(2, -1).sum(axis=1)
+    if r.delta is not None:
+        np.testing.assert_allclose(total - (r.outputs - r.reference), r.delta, atol=1e-6)
+    if method == "shapley":
+        np.testing.assert_allclose(total, r.outputs - r.reference, atol=1e-5)

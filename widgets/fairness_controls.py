@@ -75,7 +75,7 @@ class FairnessControls(QWidget):
         self.threshold_spin.setSingleStep(0.01)
         self.threshold_spin.setValue(0.5)
         self.threshold_spin.setToolTip(
-            "Scores at or above this threshold get the favourable outcome"
+            "Scores above this threshold get the favourable outcome"
         )
         self.split_combo = QComboBox()
         self.split_combo.setToolTip("The data the audit runs on (test by default)")

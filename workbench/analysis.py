@@ -31,7 +31,9 @@ __all__ = [
     "ExplainOutcome",
     "audit_run",
     "explain_run",
+    "band_edges",
     "favourable_label",
+    "favourable_scores",
     "fairness_analysis",
     "explanation_analysis",
     "mitigate_run",
@@ -282,7 +284,23 @@ def _sensitive(data: Any, names: Sequence[str], idx: Any) -> dict[str, Any]:
     return out
 
 
-def _scores(model: Any, X: Any, favourable: int) -> Any:
+def band_edges(data: Any, names: Sequence[str]) -> dict[str, list[float]]:
+    """Quartile band edges of the continuous sensitive columns, fitted on the training split.
+
+    Every audit, live curve and mitigation of the project bands a column at these same edges,
+    whichever split it looks at (they are also reported with each result).
+    """
+    from engines.fairness import encode_sensitive
+
+    tr = data.splits["train"]
+    cols = {n: data.sensitive[n][tr] for n in names if n in data.sensitive}
+    if not cols or len(tr) == 0:
+        return {}
+    return {k: [float(e) for e in v] for k, v in
+            encode_sensitive(cols, intersections=False, n_rows=len(tr)).band_edges.items()}
+
+
+def favourable_scores(model: Any, X: Any, favourable: int) -> Any:
     """Probability of the favourable class per row."""
     from engines.training import predict_proba
 
@@ -309,8 +327,9 @@ def audit_run(
 ) -> AuditOutcome:
     """Group metrics of a run's decisions on a split, with bootstrap intervals.
 
-    The decision is "favourable" when the model's probability of the favourable class is at
-    least ``threshold`` — for two classes at 0.5 these are the predictions ``predict`` gives.
+    The decision is "favourable" when the model's probability of the favourable class is
+    greater than ``threshold`` — for two classes at 0.5 these are the predictions ``predict``
+    gives.
     """
     import numpy as np
 
@@ -329,11 +348,14 @@ def audit_run(
     sens = _sensitive(data, sensitive, idx)
     post = run.config.get("postprocess")
     y_true = (data.y[idx] == fav).astype(np.int64)
-    scores = _scores(model, data.X[idx], fav)
+    scores = favourable_scores(model, data.X[idx], fav)
     try:
-        # a threshold-optimizer run decides per group (randomised, seeded); others threshold
-        y_input = fx.FairThresholds.from_dict(post).predict(scores, sens) if post else scores
+        y_input = scores
+        if post:  # a threshold-optimizer run decides per group of its own columns (seeded)
+            rule = fx.FairThresholds.from_dict(post)
+            y_input = rule.predict(scores, _sensitive(data, rule.columns, idx))
         report = fx.audit(y_true, y_input, sens, favourable=1, threshold=threshold,
+                          bands=band_edges(data, list(sensitive)),
                           kind="labels" if post else "scores", n_boot=n_boot,
                           confidence=confidence, seed=seed,
                           intersections=intersections and len(sens) > 1)
@@ -415,9 +437,17 @@ def mitigate_run(
                 raise WorkbenchError("The threshold optimizer is fitted on the validation split, which is empty.")
             model = model_for(project, base)
             sens_va = _sensitive(data, [sensitive], va)[sensitive]
-            rule = fx.threshold_optimizer((data.y[va] == fav).astype(np.int64), _scores(model, data.X[va], fav),
-                                          {sensitive: sens_va}, constraint=constraint, favourable=1, seed=seed)
+            rule = fx.threshold_optimizer((data.y[va] == fav).astype(np.int64), favourable_scores(model, data.X[va], fav),
+                                          {sensitive: sens_va}, constraint=constraint, favourable=1, seed=seed,
+                                          bands=band_edges(data, [sensitive]))
             info.update(constraint=constraint, base_run=base.id)
+            decided = rule.predict(favourable_scores(model, data.X[va], fav), {sensitive: sens_va})
+            truth = (data.y[va] == fav).astype(np.int64)
+            tp = int(((decided == 1) & (truth == 1)).sum())
+            metrics = {k: v for k, v in base.metrics.items() if k not in ("accuracy", "f1", "confusion")}
+            metrics["accuracy"] = float((decided == truth).mean())
+            denom = 2 * tp + int(((decided == 1) & (truth == 0)).sum()) + int(((decided == 0) & (truth == 1)).sum())
+            metrics["f1"] = 2 * tp / denom if denom else float("nan")
             run = Run(
                 id=Run.new_id(),
                 name=name or f"{base.name} + threshold optimizer",
@@ -425,7 +455,7 @@ def mitigate_run(
                 status="completed",
                 message=f"Thresholds per group fitted on the validation split ({constraint.replace('_', ' ')}).",
                 history=base.history,
-                metrics=dict(base.metrics),
+                metrics=metrics,
                 weights={k: v.clone() for k, v in (base.weights or {}).items()},
                 data_fingerprint=base.data_fingerprint,
             )
@@ -436,14 +466,19 @@ def mitigate_run(
         sens_tr = _sensitive(data, [sensitive], tr)[sensitive]
         y_tr = (data.y[tr] == fav).astype(np.int64)
         overrides = _base_config(project, run_id)
+        # the comparison is with the base run: same training seed; the option seed is not used
+        info["seed"] = overrides.get("seed", project.train_config.get("seed", 0))
+        bands = band_edges(data, [sensitive])
+        info["band_edges"] = bands
         if kind == "reweighing":
-            weights = fx.reweighing_weights(y_tr, {sensitive: sens_tr})
+            weights = fx.reweighing_weights(y_tr, {sensitive: sens_tr}, bands=bands)
             outcome = train_run(project, name=name or "reweighing", data=data, callbacks=callbacks,
                                 trainer_hook=trainer_hook, add_to_project=False, sample_weight=weights,
                                 overrides=overrides)
         else:
             kind_id = "eo" if constraint == "equalized_odds" else "dp"
-            penalty = fx.FairnessPenalty({sensitive: sens_tr}, kind=kind_id, strength=strength, favourable=fav)
+            penalty = fx.FairnessPenalty({sensitive: sens_tr}, kind=kind_id, strength=strength, favourable=fav,
+                                         bands=bands)
             info.update(constraint=constraint, strength=strength)
             outcome = train_run(project, name=name or f"fairness penalty ({kind_id}, {strength:g})", data=data,
                                 callbacks=callbacks, trainer_hook=trainer_hook, add_to_project=False,
@@ -500,7 +535,8 @@ def _live_fairness(data: Any, spec: dict[str, Any], sink: Callable[[str, int, di
 
     return FairnessTracker(data.X[idx], data.y[idx], sens, favourable=fav,
                            threshold=float(spec.get("threshold", 0.5)),
-                           intersections=len(sens) > 1, on_update=report)
+                           intersections=bool(spec.get("intersections", True)) and len(sens) > 1,
+                           bands=band_edges(data, list(sens)), on_update=report)
 
 
 class _LiveExplanations:

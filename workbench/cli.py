@@ -473,38 +473,54 @@ def cmd_fairness(args: argparse.Namespace) -> int:
         _save(project, args.project)
     report = outcome.report.to_dict()
     if args.json:
-        _emit_json({"run": outcome.run.id, "split": outcome.split, "favourable": outcome.favourable,
-                    "sensitive": outcome.sensitive, **report})
+        _emit_json({**report, "run": outcome.run.id, "split": outcome.split,
+                    "favourable": outcome.favourable, "sensitive": outcome.sensitive})
         return EXIT_OK
     print(f"Fairness of run {outcome.run.name!r} on the {outcome.split} split "
-          f"(favourable: {outcome.favourable!r}; {report.get('n_boot')} bootstrap resamples)")
-    metrics = ("selection_rate", "accuracy", "tpr", "fpr", "precision")
+          f"(favourable: {outcome.favourable!r}; "
+          + (f"{report.get('n_boot')} bootstrap resamples, {report.get('confidence', 0.95):.0%} intervals)"
+             if report.get("n_boot") else "no intervals)"))
+    metrics = ("selection_rate", "accuracy", "tpr", "fpr", "fnr", "precision", "calibration_error")
     for feature, groups in report["by_group"].items():
         print(f"\n{feature}")
-        print(f"  {'group':<24}{'n':>7}" + "".join(f"{m:>22}" for m in metrics))
+        print(f"  {'group':<22}{'n':>6}" + "".join(f"{m:>20}" for m in metrics))
         for group, vals in groups.items():
-            cells = []
-            for m in metrics:
-                ci = report.get("intervals", {}).get(feature, {}).get(group, {}).get(m)
-                v = vals.get(m)
-                cell = "—" if v is None else f"{v:.3f}"
-                if v is not None and ci and None not in ci:
-                    cell += f" [{ci[0]:.3f},{ci[1]:.3f}]"
-                cells.append(f"{cell:>22}")
-            print(f"  {str(group):<24}{vals.get('size', 0):>7}" + "".join(cells))
+            ci = report.get("intervals", {}).get(feature, {}).get(group, {})
+            cells = [f"{_value_with_ci(vals.get(m), ci.get(m)):>20}" for m in metrics]
+            print(f"  {str(group):<22}{vals.get('size', 0):>6}" + "".join(cells))
+        sizes = ", ".join(f"{g} {v.get('size', 0)}" for g, v in groups.items())
         for name, d in report.get("differences", {}).get(feature, {}).items():
             if not isinstance(d, dict):
                 continue
-            v, ci = d.get("value"), d.get("ci")
-            text = "—" if v is None else f"{v:.3f}"
-            if v is not None and ci and None not in ci:
-                text += f" [{ci[0]:.3f}, {ci[1]:.3f}]"
+            text = _value_with_ci(d.get("value"), d.get("ci"), sep=", ")
+            if name == "di_ratio" and d.get("four_fifths_ok") is not None:
+                text += "  four-fifths rule: " + ("met" if d["four_fifths_ok"] else "NOT met")
             if d.get("reason"):
                 text += f"  ({d['reason']})"
-            print(f"  {name:<24}{text}")
+            print(f"  {name:<22}{text}")
+        print(f"  {'group sizes':<22}{sizes}")
     for note in report.get("notes", []):
         print(f"note: {note}")
     return EXIT_OK
+
+
+def _number(v: Any) -> float | None:
+    """A finite float, or None for a missing / "NaN" / infinite value."""
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        return None
+    return float(v)
+
+
+def _value_with_ci(v: Any, ci: Any, sep: str = ",") -> str:
+    x = _number(v)
+    if x is None:
+        return "—" if v in (None, "NaN") else str(v)
+    text = f"{x:.3f}"
+    if isinstance(ci, list | tuple) and len(ci) == 2:
+        lo, hi = _number(ci[0]), _number(ci[1])
+        if lo is not None and hi is not None:
+            text += f" [{lo:.3f}{sep}{hi:.3f}]"
+    return text
 
 
 def cmd_mitigate(args: argparse.Namespace) -> int:

@@ -900,7 +900,19 @@ def _grouped_output(run: _Run, attr: np.ndarray, index: np.ndarray, names: list[
     values = _group_values(attr, index, len(names))
     if run.kind == "table":
         return values, None, extra  # one value per column or group
-    return attr, values, extra
+    return _spread(values, index, run), values, extra
+
+
+def _spread(values: np.ndarray, index: np.ndarray, run: _Run) -> np.ndarray:
+    """Per-element map of per-group values, each group's value shared evenly by its elements.
+
+    So the map sums to the same total as the group values and the completeness gap holds for
+    the map as shown (a patch's value repeated on each of its pixels would count it k times).
+    """
+    flat = np.asarray(index).reshape(-1)
+    sizes = np.bincount(flat, minlength=values.shape[1]).astype(np.float64)
+    sizes[sizes == 0] = 1.0
+    return (values / sizes)[:, flat].reshape(run.n, *run.shape)
 
 
 def _kernelshap(run: _Run, o: dict[str, Any]) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
@@ -991,8 +1003,7 @@ def _shapley(run: _Run, o: dict[str, Any]) -> tuple[np.ndarray, np.ndarray | Non
     }
     if run.kind == "table":
         return sv.values, None, extra
-    attr = sv.values[:, index].reshape(run.n, *run.shape)
-    return attr, sv.values, extra
+    return _spread(sv.values, index, run), sv.values, extra
 
 
 def _gradcam(run: _Run, o: dict[str, Any]) -> tuple[np.ndarray, None, dict[str, Any]]:
