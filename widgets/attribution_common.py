@@ -111,11 +111,23 @@ def _param_value(value: Any) -> str:
     return str(value)
 
 
+# How the computation was batched or grouped: in the tooltip, not in the short header.
+BOOKKEEPING_PARAMS = frozenset(
+    {"max_batch", "model_rows", "internal_batch_size", "perturbations_per_eval", "feature_mask",
+     "coalitions_per_sample"}
+)
+
+
 def params_short(params: Mapping[str, Any] | None, max_chars: int = 40) -> str:
-    """``n_steps=50, method=gausslegendre`` cut to ``max_chars`` with an ellipsis."""
+    """``n_steps=50, method=gausslegendre`` cut to ``max_chars`` with an ellipsis.
+
+    Batching details and nested values (a grouping's index) are left out; the tooltip lists
+    every parameter.
+    """
     if not params:
         return ""
-    text = ", ".join(f"{k}={_param_value(v)}" for k, v in params.items())
+    shown = {k: v for k, v in params.items() if k not in BOOKKEEPING_PARAMS and not isinstance(v, dict)}
+    text = ", ".join(f"{k}={_param_value(v)}" for k, v in shown.items())
     return text if len(text) <= max_chars else text[: max_chars - 1].rstrip(", ") + "…"
 
 

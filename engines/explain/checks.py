@@ -176,7 +176,7 @@ def infidelity(
         if a.shape != x.shape:
             raise ExplainError(f"There are {len(x)} samples but {a.shape[0]} attributions.")
         base = _baseline(baseline, x, model)
-        units = torch.as_tensor(_units(shape, groups), device=x.device)
+        units = torch.as_tensor(np.array(_units(shape, groups)), device=x.device)  # a writable copy
         n_units = int(units.max()) + 1
         scale = float(x.std()) if float(x.std()) > 0 else 1.0
 
