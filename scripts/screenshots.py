@@ -1,4 +1,11 @@
-"""Write the README's screenshots: the real window on the demo project, mid-training and after.
+"""Write the README's screenshots with the real window.
+
+- ``training.png`` / ``trained.png``: the demo project (MLP on German credit) mid-training and
+  after training;
+- ``explanations_table.png``: exact Shapley values of five test rows of the trained demo;
+- ``fairness.png``: the fairness audit of the trained demo with ``sex`` as the sensitive column;
+- ``explanations_images.png``: saliency, integrated gradients and Grad-CAM on a LeNet-5 trained
+  briefly on scikit-learn's digits.
 
 Run under a display or Xvfb:  xvfb-run -a .venv/bin/python scripts/screenshots.py [OUT_DIR]
 """
@@ -9,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import QEventLoop, QSettings, QTimer
+from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 
@@ -17,6 +24,29 @@ def _wait(ms: int) -> None:
     loop = QEventLoop()
     QTimer.singleShot(ms, loop.quit)
     loop.exec()
+
+
+def _wait_for(condition, timeout_s: float = 300.0) -> bool:
+    for _ in range(int(timeout_s * 20)):
+        if condition():
+            return True
+        _wait(50)
+    return False
+
+
+def _explain(w, methods: list[str], how: str, n: int, layer: str | None = None) -> bool:
+    """Tick the methods, choose the samples and press Explain, as a user does."""
+    panel = w.explain_panel
+    done: list[bool] = []
+    panel.runner.finished.connect(lambda *_: done.append(True))
+    panel.runner.failed.connect(lambda *a: print("explanation failed:", a[0]) or done.append(False))
+    c = panel.controls
+    c.set_checked_methods(methods)
+    c.set_sample_choice(how, count=n)
+    if layer is not None:
+        c.layer_combo.setCurrentText(layer)
+    c.explain_button.click()
+    return _wait_for(lambda: bool(done)) and done[0]
 
 
 def main() -> int:
@@ -30,28 +60,55 @@ def main() -> int:
     from workbench.app import MainWindow
 
     w = MainWindow()
-    w.resize(1500, 950)
+    w.resize(1600, 1000)
     w.show()
     w.open_initial(None, demo=True)
-    w.epochs.setValue(30)
+    ok = _wait_for(lambda: w.project is not None and not w.data_controller.busy)
+    w.doc.set_train_config({"epochs": 30})
     w.start_training()
-    for _ in range(600):
-        _wait(50)
-        if len(w._live_epochs.get("train_loss", [])) >= 6:
-            break
+    _wait_for(lambda: len(w._live_epochs.get("train_loss", [])) >= 6)
+    _wait(600)  # the progress line and plots catch up (they redraw a few times a second)
     w.grab().save(str(out / "training.png"))
-    done = []
+    done: list[bool] = []
     w.worker.finished.connect(lambda *_: done.append(True))
-    for _ in range(2400):
-        if done:
-            break
-        _wait(50)
+    ok = _wait_for(lambda: bool(done)) and ok
     _wait(300)
     w.grab().save(str(out / "trained.png"))
+
+    w.explain_dock.raise_()
+    ok = _explain(w, ["shapley"], "first", 5) and ok
+    _wait(300)
+    w.grab().save(str(out / "explanations_table.png"))
+
+    fair = w.fairness_panel
+    _wait_for(lambda: fair.facts is not None)
+    w.fairness_dock.raise_()
+    fair.panel.controls.set_columns(fair.facts.sensitive, ["sex"])
+    audited: list[bool] = []
+    fair.runner.finished.connect(lambda *_: audited.append(True))
+    fair.panel.controls.audit_button.click()
+    ok = _wait_for(lambda: bool(audited)) and ok
+    _wait(300)
+    w.grab().save(str(out / "fairness.png"))
+
+    # images: a LeNet-5 trained briefly on digits, explained three ways
+    from engines.data import builtin_spec
+    from workbench.session import create_project, train_run
+
+    digits = create_project("lenet5", builtin_spec("digits"), seed=0)
+    train_run(digits, overrides={"epochs": 4})
+    w.dirty = False
+    w.set_project(digits, None)
+    w.explain_dock.raise_()
+    w.resizeDocks([w.explain_dock], [int(w.height() * 0.62)], Qt.Orientation.Vertical)
+    ok = _explain(w, ["saliency", "ig", "gradcam"], "misclassified", 4, layer="conv2") and ok
+    _wait(300)
+    w.grab().save(str(out / "explanations_images.png"))
+
     w.dirty = False
     w.close()
-    print(f"wrote {out / 'training.png'} and {out / 'trained.png'}")
-    return 0 if done else 1
+    print(f"wrote training, trained, explanations_table, fairness and explanations_images PNGs to {out}")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

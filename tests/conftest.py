@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Tests never write to the user's log or recovery folders (fixtures may point them elsewhere).
+os.environ.setdefault("WORKBENCH_LOG_DIR", tempfile.mkdtemp(prefix="workbench-test-logs-"))
+os.environ.setdefault("WORKBENCH_RECOVERY_DIR", tempfile.mkdtemp(prefix="workbench-test-recovery-"))
 
 
 def _discard(window) -> None:
@@ -30,6 +34,7 @@ def make_main_window(qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings")
     )
     monkeypatch.setenv("WORKBENCH_RECOVERY_DIR", str(tmp_path / "recovery"))
+    monkeypatch.setenv("WORKBENCH_LOG_DIR", str(tmp_path / "logs"))
     before_threads = set(threading.enumerate())
     before_widgets = set(QApplication.topLevelWidgets())
     windows: list[MainWindow] = []

@@ -135,3 +135,74 @@ def test_palette_inserts_after_selection_and_inspector_edits(make_main_window, q
     while w.undo_action.isEnabled():
         w.undo_action.trigger()
     assert w.project.graph.to_dict() == start
+
+
+def test_the_demo_loads_while_the_window_stays_responsive(make_main_window, qtbot, monkeypatch) -> None:
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    import workbench.demo
+
+    build = workbench.demo.demo_project
+
+    def slow_build():  # as slow as a first start, when torch and scikit-learn are imported
+        time.sleep(0.5)
+        return build()
+
+    monkeypatch.setattr(workbench.demo, "demo_project", slow_build)
+    w = make_main_window()
+    w.show()
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(w.project is None))
+    timer.start(10)
+    w.open_initial(None, demo=True)
+    assert w.project is None  # built on a worker thread, not here
+    assert w.statusBar().currentMessage() == "Loading demo project…"
+    assert w._loading_bar.isVisible() and w._loading_bar.maximum() == 0  # busy
+    assert not w.train_action.isEnabled() and not w.open_action.isEnabled()
+    qtbot.waitUntil(lambda: w.project is not None, timeout=60_000)
+    timer.stop()
+    assert ticks.count(True) > 0  # the event loop kept turning while the demo was built
+    assert not w._loading_bar.isVisible() and w.train_action.isEnabled()
+
+
+def test_opening_a_bad_file_in_the_background_keeps_the_project(make_main_window, qtbot, tmp_path: Path) -> None:
+    w = make_main_window()
+    _wait_loaded(qtbot, w)
+    before = w.project
+    bad = tmp_path / "broken.wbproj"
+    bad.write_bytes(b"not a zip at all")
+    w.open_in_background(bad)
+    qtbot.waitUntil(lambda: not w._loading, timeout=30_000)
+    assert w.project is before and w.train_action.isEnabled()
+    assert "Could not open broken.wbproj." in w.log.toPlainText()
+    for box in w.findChildren(__import__("PySide6.QtWidgets", fromlist=["QMessageBox"]).QMessageBox):
+        box.close()
+
+
+def test_training_feeds_gradient_norms_and_confusion_matrices(make_main_window, qtbot) -> None:
+    w = make_main_window()
+    w.show()
+    _wait_loaded(qtbot, w)
+    w.epochs.setValue(2)
+    with qtbot.waitSignal(w.worker.finished, timeout=120_000) as blocker:
+        w.start_training()
+    history = blocker.args[0].run.history["epoch"]
+    grad = w.plots.grad_norms
+    expected = {k.removeprefix("layers."): v for k, v in history["grad_norm"].items()}
+    assert set(grad.curves) == set(expected) and "fc1" in expected
+    for name, values in expected.items():
+        assert list(grad.curves[name].getOriginalDataset()[1]) == values
+    heat = w.plots.confusion
+    assert [m.tolist() for m in heat.matrices] == history["confusion"]
+    assert heat.image.image.tolist() == history["confusion"][-1]
+    assert heat.class_names and len(heat.class_names) == len(history["confusion"][-1])
+
+    # a saved run shown again (history replay) gives the same curves and matrices
+    w.plots.clear()
+    w._show_selected_runs()
+    for name, values in expected.items():
+        assert list(grad.curves[name].getOriginalDataset()[1]) == values
+    assert heat.image.image.tolist() == history["confusion"][-1]

@@ -1,7 +1,8 @@
 """The Model Workbench main window.
 
 Start-up paints the window first and imports the heavy engines (torch) afterwards, so the
-window appears quickly. Training runs on a worker thread (:mod:`workbench.workers`); this
+window appears quickly; the project itself is built or read on a worker thread while the
+window stays responsive. Training runs in a separate process (:mod:`workbench.workers`); this
 module only draws and turns user actions into operations on the project.
 """
 
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import sys
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QDockWidget,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -33,21 +32,52 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 import workbench
-from widgets.graph_view import GraphView
+from widgets.activations import ActivationView
+from widgets.data_panel import DataPanel
+from widgets.graph_view import GraphView, ProblemsPanel
 from widgets.inspector import Inspector
 from widgets.palette import LayerPalette
+from widgets.train_settings import TrainSettings
 from widgets.training_plots import TrainingPlots
+from workbench.activations import LookInsideController
+from workbench.canvas import CanvasController
+from workbench.data_controller import DataController, TrainSettingsController
 from workbench.document import ProjectDocument
+from workbench.errors import ErrorReporter, open_log_folder
+from workbench.explain_panel import ExplainPanel
+from workbench.fairness_panel import FairnessDock
+from workbench.recovery import RecoveryController
+from workbench.run_list import RunListController
+from workbench.tasks import TaskRunner
+from workbench.theme import ThemeController
 from workbench.workers import TrainingWorker
 
 MAX_RECENT = 8
+PROGRESS_INTERVAL_S = 0.25  # the progress bar and its label are updated at most this often
+LOADING_SWITCH_INTERVAL_S = 0.001  # the interpreter's thread switch interval while a project loads
 FILE_FILTER = "Model Workbench projects (*.wbproj);;All files (*)"
+
+
+def _ready_to_show(project: Any) -> Any:
+    """Import, on the loading thread, what showing ``project`` needs next on the GUI thread
+    (torch for shape inference, the layer catalog, the data module), so showing it is quick."""
+    import engines.data  # noqa: F401 (warm-up import: pandas, scikit-learn)
+    from engines.shapes import analyse
+
+    analyse(project.graph)
+    return project
+
+
+def _layer_norms(norms: Any) -> dict[str, Any] | None:
+    """Per-layer gradient norms keyed by node id (the trainer names a layer ``layers.<id>``)."""
+    if not isinstance(norms, dict):
+        return None
+    return {str(k).removeprefix("layers."): v for k, v in norms.items()}
 
 
 def _metric_key(objective: str) -> tuple[str, str]:
@@ -91,14 +121,25 @@ class MainWindow(QMainWindow):
         self._selected_nodes: list[str] = []
         self.settings = QSettings()
         self.worker = TrainingWorker(self)
+        self.loader = TaskRunner(self)  # builds or reads a project off the GUI thread
+        self._loading = False
+        self._loading_bar: QProgressBar | None = None
+        self._switch_interval = sys.getswitchinterval()
+        self._pending_load: tuple[Any, str, Any] = (None, "", None)  # show, failure, then
         self._train_started_at = 0.0
         self._total_steps: int | None = None
         self._steps_done = 0
+        self._progress_shown_at = 0.0
         self._live_epochs: dict[str, list[float]] = {}
 
         self.graph_view = GraphView()
         self.setCentralWidget(self.graph_view)
         self._build_docks()
+        self._build_canvas()
+        self.recovery = RecoveryController(self)  # autosaves unsaved work, offers it back
+        self.errors = ErrorReporter(self, autosave=self.recovery.autosave_now)
+        self.errors.error_reported.connect(lambda summary, msg: self.log_message(f"{summary} {msg}"))
+        self.theme = ThemeController(self, self.settings)
         self._build_actions()
         self._connect_worker()
         self.resize(1400, 900)
@@ -108,9 +149,19 @@ class MainWindow(QMainWindow):
         state = self.settings.value("window/state")
         if state is not None:
             self.restoreState(state)
+        else:  # first start: the network gets most of the height, the plots the rest
+            QTimer.singleShot(0, self._default_dock_sizes)
         self.statusBar().showMessage("Loading…")
         self._update_title()
         self._update_actions()
+
+    def _default_dock_sizes(self) -> None:
+        self.resizeDocks([self.plots_dock], [max(330, int(self.height() * 0.4))], Qt.Orientation.Vertical)
+        h = self.height()
+        self.resizeDocks([self.palette_dock, self.inspector_dock], [int(h * 0.3), int(h * 0.3)],
+                         Qt.Orientation.Vertical)
+        self.resizeDocks([self.train_dock, self.runs_dock], [int(h * 0.7), int(h * 0.25)],
+                         Qt.Orientation.Vertical)
 
     def call_after_first_paint(self, callback: Any) -> None:
         """Run ``callback`` once the window has been painted (heavy imports wait for it)."""
@@ -159,29 +210,10 @@ class MainWindow(QMainWindow):
     def _build_docks(self) -> None:
         panel = QWidget()
         v = QVBoxLayout(panel)
-        form = QFormLayout()
-        self.epochs = QSpinBox()
-        self.epochs.setRange(1, 10000)
-        self.epochs.setToolTip("How many passes over the training split")
-        self.lr = QDoubleSpinBox()
-        self.lr.setDecimals(6)
-        self.lr.setRange(1e-6, 10.0)
-        self.lr.setSingleStep(1e-4)
-        self.lr.setToolTip("Learning rate of the optimizer")
-        self.batch = QSpinBox()
-        self.batch.setRange(1, 65536)
-        self.batch.setToolTip("Samples per optimizer step")
-        self.optimizer = QComboBox()
-        self.optimizer.addItems(["adam", "adamw", "sgd", "rmsprop", "adagrad"])
-        self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
-        self.seed.setToolTip("Same seed on the same CPU gives the same curves, bit for bit")
-        form.addRow("Epochs", self.epochs)
-        form.addRow("Learning rate", self.lr)
-        form.addRow("Batch size", self.batch)
-        form.addRow("Optimizer", self.optimizer)
-        form.addRow("Seed", self.seed)
-        v.addLayout(form)
+        # every setting is a document edit (undoable); the controller turns edits into steps
+        self.train_settings = TrainSettings()
+        self.epochs = self.train_settings.editor("epochs")  # a handle scripts set epochs with
+        v.addWidget(self.train_settings, 1)
         row = QHBoxLayout()
         self.train_button = QPushButton("Train")
         self.pause_button = QPushButton("Pause")
@@ -194,7 +226,6 @@ class MainWindow(QMainWindow):
         self.progress_label = QLabel("Idle")
         v.addWidget(self.progress)
         v.addWidget(self.progress_label)
-        v.addStretch(1)
         self.train_dock = self._dock("Training", "training", panel, Qt.DockWidgetArea.RightDockWidgetArea)
 
         self.palette = LayerPalette()
@@ -212,6 +243,7 @@ class MainWindow(QMainWindow):
                              "Ctrl-click a second to compare")
         self.runs.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
         self.runs_dock = self._dock("Runs", "runs", self.runs, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.run_list = RunListController(self, self.runs)  # rename, delete, make active
 
         self.plots = TrainingPlots()
         self.plots_dock = self._dock("Plots", "plots", self.plots, Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -220,6 +252,30 @@ class MainWindow(QMainWindow):
         self.log.setReadOnly(True)
         self.log_dock = self._dock("Log", "log", self.log, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.plots_dock, self.log_dock)
+        self.look_inside = ActivationView()
+        self.look_inside_dock = self._dock("Look inside", "look_inside", self.look_inside,
+                                           Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.plots_dock, self.look_inside_dock)
+        self.look_inside_controller = LookInsideController(self, self.look_inside, self.look_inside_dock)
+        self.data_panel = DataPanel()
+        self.data_dock = self._dock("Data", "data", self.data_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.plots_dock, self.data_dock)
+        self.data_controller = DataController(self.data_panel, self)
+        self.data_controller.data_applied.connect(
+            lambda fp: self.log_message(f"Data applied (fingerprint {fp[:12]}).")
+        )
+        self.settings_controller = TrainSettingsController(self.train_settings, self.data_controller, self)
+        # before _connect_worker: a finished run gets its live explanations before it is added
+        self.explain_panel = ExplainPanel(worker=self.worker)
+        self.explain_dock = self._dock("Explanations", "explanations", self.explain_panel,
+                                       Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.plots_dock, self.explain_dock)
+        self.fairness_panel = FairnessDock(worker=self.worker)  # also before _connect_worker
+        self.fairness_dock = self._dock("Fairness", "fairness", self.fairness_panel,
+                                        Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.plots_dock, self.fairness_dock)
+        # the right column (training settings, runs) runs the full height beside the bottom docks
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.plots_dock.raise_()
 
         self.train_button.clicked.connect(self.start_training)
@@ -227,6 +283,22 @@ class MainWindow(QMainWindow):
         self.stop_button.clicked.connect(self.stop_training)
         self.runs.itemSelectionChanged.connect(self._show_selected_runs)
         self.graph_view.node_selected.connect(self._on_node_selected)
+
+    def _build_canvas(self) -> None:
+        """The graph editor: canvas requests become document commands; a Problems dock."""
+        self.problems_panel = ProblemsPanel()
+        self.problems_dock = self._dock("Problems", "problems", self.problems_panel,
+                                        Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.log_dock, self.problems_dock)
+        self.plots_dock.raise_()
+        self.canvas = CanvasController(self.graph_view, self.problems_panel, self)
+        self.canvas.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.arrange_action = QAction("&Arrange Nodes", self)
+        self.arrange_action.setShortcut(QKeySequence("Ctrl+L"))
+        tip = "Lay the network out in layers, left to right (one undo step)"
+        self.arrange_action.setToolTip(tip)
+        self.arrange_action.setStatusTip(tip)
+        self.arrange_action.triggered.connect(self.canvas.arrange)
 
     def _build_actions(self) -> None:
         def act(text: str, slot: Any, shortcut: Any = None, tip: str = "") -> QAction:
@@ -265,21 +337,34 @@ class MainWindow(QMainWindow):
         menu.addSeparator()
         menu.addAction(self.quit_action)
         menu = self.menuBar().addMenu("&Edit")
-        for a in (self.undo_action, self.redo_action, None, self.delete_action):
+        view = self.graph_view
+        for a in (self.undo_action, self.redo_action, None, view.copy_action, view.paste_action,
+                  view.duplicate_action, self.delete_action, None, view.select_all_action,
+                  view.quick_add_action):
             if a is None:
                 menu.addSeparator()
             else:
                 menu.addAction(a)
         menu = self.menuBar().addMenu("&View")
         menu.addAction(self.fit_action)
+        menu.addAction(self.graph_view.zoom_in_action)
+        menu.addAction(self.graph_view.zoom_out_action)
+        menu.addAction(self.arrange_action)
         menu.addSeparator()
+        menu.addAction(self.problems_dock.toggleViewAction())
         for dock in (self.palette_dock, self.inspector_dock, self.train_dock, self.runs_dock,
-                     self.plots_dock, self.log_dock):
+                     self.plots_dock, self.log_dock, self.look_inside_dock, self.data_dock,
+                     self.explain_dock, self.fairness_dock):
             menu.addAction(dock.toggleViewAction())
+        menu.addSeparator()
+        menu.addMenu(self.theme.menu(self))
         menu = self.menuBar().addMenu("&Run")
         for a in (self.train_action, self.pause_action, self.stop_action):
             menu.addAction(a)
         menu = self.menuBar().addMenu("&Help")
+        self.open_log_action = act("Open &Log Folder", open_log_folder, None,
+                                   "Show the folder with the error log in the file manager")
+        menu.addAction(self.open_log_action)
         menu.addAction(act("&About Model Workbench", self._about))
 
         bar = self.addToolBar("Main")
@@ -297,24 +382,100 @@ class MainWindow(QMainWindow):
         self.worker.epoch_finished.connect(self._on_epoch)
         self.worker.finished.connect(self._on_train_finished)
         self.worker.failed.connect(self._on_train_failed)
+        self.loader.finished.connect(self._on_project_loaded)
+        self.loader.failed.connect(self._on_project_load_failed)
+        # the confusion matrix names its classes once the project's data has been read
+        self.data_controller.idle.connect(lambda: self.plots.set_class_names(self._class_names()))
 
     # ---------------------------------------------------------------- project
-    def open_initial(self, project_path: str | None, demo: bool) -> None:
-        """Called once the window is painted: now the heavy imports may happen."""
+    def open_initial(self, project_path: str | None, demo: bool, *, warm_up: bool = False) -> None:
+        """Called once the window is painted: the project loads on a worker thread, then any
+        recovery files are offered; with ``warm_up`` the training process starts after that."""
+
+        def then() -> None:
+            self.recovery.offer()  # unsaved work an earlier session left behind, if any
+            if warm_up:
+                self.worker.warm_up()  # it imports torch too: after the project, not beside it
+
         if project_path:
-            self.open_path(Path(project_path))
+            self.open_in_background(Path(project_path), then=then)
         else:
-            self.load_demo()
-        self.statusBar().showMessage("Ready", 3000)
+            self.load_demo(then=then)
 
-    def load_demo(self) -> None:
-        from workbench.demo import demo_project
+    def load_demo(self, then: Any = None) -> None:
+        """Build the demo project on a worker thread (torch and scikit-learn imports, data
+        preparation); the window stays responsive and says that it is loading."""
 
-        try:
-            self.set_project(demo_project(), None)
+        def build() -> Any:
+            from workbench.demo import demo_project
+
+            return demo_project()
+
+        def show(project: Any) -> None:
+            self.set_project(project, None)
             self.log_message("Opened the built-in demo project (MLP on German credit).")
-        except Exception as exc:
-            self.show_error("The demo project could not be created.", exc)
+
+        self._load_in_background("Loading demo project…", build, show,
+                                 "The demo project could not be created.", then)
+
+    def open_in_background(self, path: Path, then: Any = None) -> None:
+        """Open a project without freezing the window; on a bad file, say why and keep the
+        current project untouched."""
+
+        def read() -> Any:
+            from workbench.project import load_project
+
+            return load_project(path)
+
+        def show(project: Any) -> None:
+            self.set_project(project, path)
+            self._add_recent(path)
+            self.log_message(f"Opened {path}")
+
+        self._load_in_background(f"Opening {path.name}…", read, show, f"Could not open {path.name}.", then)
+
+    def _load_in_background(self, label: str, load: Any, show: Any, failure: str, then: Any) -> None:
+        """Run ``load()`` on a worker thread, then ``show(result)`` here; ``then()`` either way."""
+        self._pending_load = (show, failure, then)
+        self._set_loading(label)
+        self.loader.start(lambda _progress, _cancelled: _ready_to_show(load()))
+
+    @Slot(object)
+    def _on_project_loaded(self, project: Any) -> None:
+        show, _failure, then = self._pending_load
+        self._set_loading(None)
+        show(project)
+        if then is not None:
+            then()
+
+    @Slot(str, str)
+    def _on_project_load_failed(self, message: str, details: str) -> None:
+        _show, failure, then = self._pending_load
+        self._set_loading(None)
+        self.show_error(failure, message, details)
+        if then is not None:
+            then()
+
+    def _set_loading(self, text: str | None) -> None:
+        """Show that a project is on its way (message, busy bar); actions wait for it."""
+        if self._loading_bar is None:
+            self._loading_bar = QProgressBar()
+            self._loading_bar.setRange(0, 0)  # busy: there is no fraction to show
+            self._loading_bar.setMaximumWidth(160)
+            self.statusBar().addPermanentWidget(self._loading_bar)
+        # The loading thread runs Python (imports, data preparation) that keeps the GIL for
+        # up to the switch interval at a time, and the GUI thread waits for it at every slot
+        # and paint: 1 ms instead of 5 ms keeps the window's lateness at about a third.
+        if text is not None and not self._loading:
+            self._switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(LOADING_SWITCH_INTERVAL_S)
+        elif text is None and self._loading:
+            sys.setswitchinterval(self._switch_interval)
+        self._loading = text is not None
+        self._loading_bar.setVisible(self._loading)
+        if text is not None:
+            self.statusBar().showMessage(text)
+        self._update_actions()
 
     def set_project(self, project: Any, path: Path | None) -> None:
         if self.doc is not None:
@@ -322,11 +483,14 @@ class MainWindow(QMainWindow):
             self.doc.deleteLater()
         self.project = project
         self.doc = ProjectDocument(project, self)
+        self.canvas.set_document(self.doc)  # first: the canvas redraws before the window reacts
         self.undo_group.addStack(self.doc.undo_stack)
         self.undo_group.setActiveStack(self.doc.undo_stack)
         self.doc.graph_changed.connect(self._refresh_graph)
         self.doc.runs_changed.connect(self._refresh_runs)
         self.doc.dirty_changed.connect(lambda _dirty: self._update_title())
+        self.recovery.attach(self.doc)
+        self.look_inside_controller.attach(self.doc)
         self.path = path
         self._unsaved_new = False
         if not self.palette.visible_layer_ids():
@@ -337,53 +501,34 @@ class MainWindow(QMainWindow):
                 {"id": spec.id, "title": spec.title, "category": spec.category, "help": spec.help}
                 for spec in LAYERS.values() if spec.id not in ("input", "output")
             ])
-        cfg = project.train_config
-        self.epochs.setValue(int(cfg.get("epochs", 10)))
-        self.lr.setValue(float(cfg.get("lr", 1e-3)))
-        self.batch.setValue(int(cfg.get("batch_size", 32)))
-        self.optimizer.setCurrentText(str(cfg.get("optimizer", "adam")))
-        self.seed.setValue(int(cfg.get("seed", 0)))
+        self.settings_controller.set_document(self.doc)
+        self.data_controller.set_document(self.doc)
+        self.explain_panel.set_document(self.doc)
+        self.fairness_panel.set_document(self.doc)
         self._refresh_graph()
         self._refresh_runs()
         self._update_title()
         self._update_actions()
 
     def _refresh_graph(self) -> None:
-        from engines.catalog import get_layer
+        # The canvas controller has redrawn the graph (it is connected first); what is left
+        # is the selection, the inspector (values may have been undone) and the status line.
         assert self.doc is not None
         graph = self.project.graph
         report = self.doc.report()  # cached by the document, recomputed only after an edit
-        nodes = []
-        for n in graph.nodes.values():
-            spec = get_layer(n.type)
-            shape = report.node_shapes.get(n.id)
-            nodes.append({
-                "id": n.id,
-                "type": n.type,
-                "title": spec.title,
-                "category": spec.category,
-                "help": spec.help,
-                "position": n.position,
-                "params_count": report.param_counts.get(n.id, 0),
-                "shape_text": "×".join(map(str, shape)) if shape else "",
-            })
-        edges = []
-        for e in graph.edges:
-            shape = report.node_shapes.get(e.src)
-            edges.append({"src": e.src, "dst": e.dst, "label": "×".join(map(str, shape)) if shape else ""})
-        problems = {p.node_id: p.message for p in report.problems if p.node_id}
-        selected = list(self._selected_nodes)
-        self.graph_view.set_graph(nodes, edges, problems)
-        for node_id in selected:  # keep the selection (and the inspector) across a redraw
-            self.graph_view.select_node(node_id)
-        if not selected:
-            self.inspector.clear()
+        selected = [n for n in self._selected_nodes if n in graph.nodes]
+        if selected != self.graph_view.selected_node_ids():
+            self.graph_view.select_nodes(selected)
+        self._selected_nodes = selected
+        self._show_in_inspector(selected[0] if selected else "")
         self.statusBar().showMessage(
-            f"{len(nodes)} layers, {report.total_params:,} parameters"
+            f"{len(graph.nodes)} layers, {report.total_params:,} parameters"
             + (f", {len(report.problems)} problem(s)" if report.problems else "")
         )
 
     def _refresh_runs(self) -> None:
+        kept = {i.data(Qt.ItemDataRole.UserRole) for i in self.runs.selectedItems()}
+        kept &= {r.id for r in self.project.runs}  # a rename keeps what the user had selected
         self.runs.blockSignals(True)
         self.runs.clear()
         active_item = None
@@ -396,11 +541,16 @@ class MainWindow(QMainWindow):
             item = QListWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, run.id)
             item.setToolTip(run.message or run.status)
+            self.run_list.decorate(item, run, active=run.id == self.project.active_run)
             self.runs.addItem(item)
             if run.id == self.project.active_run:
                 active_item = item
         self.runs.blockSignals(False)
-        if active_item is not None:
+        if kept:
+            for i in range(self.runs.count()):
+                item = self.runs.item(i)
+                item.setSelected(item.data(Qt.ItemDataRole.UserRole) in kept)
+        elif active_item is not None:
             active_item.setSelected(True)
         else:
             self.plots.clear()
@@ -410,7 +560,7 @@ class MainWindow(QMainWindow):
         runs = [r for r in self.project.runs if r.id in ids]
         if not runs or self.worker.is_running():
             return
-        self.project.active_run = runs[0].id
+        # selecting shows curves; which run is active is an explicit, undoable choice
         self._plot_history(runs[0].history, runs[0].config.get("objective", "classification"))
         if len(runs) > 1:
             ep = runs[1].history.get("epoch", {})
@@ -425,9 +575,17 @@ class MainWindow(QMainWindow):
         ep = history.get("epoch", {})
         key, label = _metric_key(objective)
         self.plots.set_epochs(ep.get("train_loss", []), ep.get("val_loss", []), ep.get(key, []), label)
+        self.plots.set_class_names(self._class_names())
+        self.plots.set_epoch_details(_layer_norms(ep.get("grad_norm")) or {}, ep.get("confusion") or [])
+
+    def _class_names(self) -> list[str]:
+        """The classes of the project's data once the data panel has read it (else none)."""
+        prepared = getattr(getattr(self.data_controller, "applied", None), "prepared", None)
+        return [str(c) for c in getattr(prepared, "class_names", None) or []]
 
     def _on_node_selected(self, node_id: str) -> None:
-        self._selected_nodes = [node_id] if node_id else []
+        chosen = self.graph_view.selected_node_ids()  # a box or Ctrl-click selects several
+        self._selected_nodes = chosen if node_id in chosen else ([node_id] if node_id else [])
         self._show_in_inspector(node_id)
 
     def _show_in_inspector(self, node_id: str) -> None:
@@ -476,14 +634,12 @@ class MainWindow(QMainWindow):
         self.graph_view.select_node(new_id)
 
     def delete_selected(self) -> None:
-        """Delete the selected layers (one undo step); input and output stay."""
+        """Delete the selected layers and connections (one undo step); the last input and
+        output layers stay."""
         if self.doc is None or self.worker.is_running():
             return
-        ids = [i for i in self._selected_nodes if i in self.project.graph.nodes
-               and self.project.graph.nodes[i].type not in ("input", "output")]
+        ids = self.canvas.delete(self._selected_nodes, self.graph_view.selected_edges())
         if ids:
-            self.doc.remove_nodes(ids)
-            self._selected_nodes = []
             self.log_message(f"Deleted {', '.join(ids)}")
 
     # -------------------------------------------------------------- file menu
@@ -514,21 +670,23 @@ class MainWindow(QMainWindow):
         )
         if dlg.exec() != QDialog.DialogCode.Accepted:
             return
-        try:
-            project = create_project(dlg.template.currentData(), builtin_spec(dlg.dataset.currentData()))
-        except Exception as exc:
-            self.show_error("The project could not be created.", exc)
-            return
-        self.set_project(project, None)
-        self.dirty = True
-        self._update_title()
+        template, dataset = dlg.template.currentData(), dlg.dataset.currentData()
+
+        def show(project: Any) -> None:
+            self.set_project(project, None)
+            self.dirty = True
+            self._update_title()
+
+        # preparing the dataset takes a while: on a worker thread, the window stays responsive
+        self._load_in_background("Creating the project…", lambda: create_project(template, builtin_spec(dataset)),
+                                 show, "The project could not be created.", None)
 
     def open_dialog(self) -> None:
         if self.worker.is_running() or not self._confirm_discard():
             return
         path, _ = QFileDialog.getOpenFileName(self, "Open project", str(self._last_dir()), FILE_FILTER)
         if path:
-            self.open_path(Path(path))
+            self.open_in_background(Path(path))
 
     def open_path(self, path: Path) -> bool:
         """Open a project; on a bad file, say why and keep the current project untouched."""
@@ -569,6 +727,7 @@ class MainWindow(QMainWindow):
             return False
         self.path = path
         self.dirty = False
+        self.recovery.saved()  # the file now holds the work: its autosave is not needed
         self._add_recent(path)
         self._update_title()
         self.log_message(f"Saved {path}")
@@ -599,7 +758,7 @@ class MainWindow(QMainWindow):
 
     def _open_recent(self, p: str) -> None:
         if not self.worker.is_running() and self._confirm_discard():
-            self.open_path(Path(p))
+            self.open_in_background(Path(p))
 
     # --------------------------------------------------------------- training
     def start_training(self) -> None:
@@ -611,14 +770,12 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "The network cannot be trained",
                                 "\n".join(p.message for p in report.problems))
             return
-        overrides = {
-            "epochs": self.epochs.value(),
-            "lr": self.lr.value(),
-            "batch_size": self.batch.value(),
-            "optimizer": self.optimizer.currentText(),
-            "seed": self.seed.value(),
-        }
+        # the settings are the project's own (each edit was an undo step): nothing to override
+        overrides: dict[str, Any] = {}
+        cfg = self.project.train_config
+        shown = ("objective", "optimizer", "lr", "schedule", "batch_size", "epochs", "seed")
         name = f"run {len(self.project.runs) + 1}"
+        self.plots_dock.raise_()  # the live curves, not the data panel, while it trains
         self.plots.clear()
         self._live_epochs = {}
         self._steps_done = 0
@@ -626,8 +783,9 @@ class MainWindow(QMainWindow):
         self._train_started_at = time.monotonic()
         self.progress.setValue(0)
         self.progress_label.setText("Preparing data…")
-        self.worker.start(self.project, overrides, name)
-        self.log_message(f"Training {name}: " + ", ".join(f"{k} {v}" for k, v in overrides.items()))
+        live = [spec for spec in (self.explain_panel.pinned_spec(), self.fairness_panel.live_spec()) if spec]
+        self.worker.start(self.project, overrides, name, live=live)
+        self.log_message(f"Training {name}: " + ", ".join(f"{k} {cfg[k]}" for k in shown if k in cfg))
         self._update_actions()
 
     def toggle_pause(self) -> None:
@@ -653,6 +811,8 @@ class MainWindow(QMainWindow):
         total = info.get("total_steps")
         self._total_steps = int(total) if total else None
         self.progress.setRange(0, self._total_steps or 0)
+        if info.get("class_names"):
+            self.plots.set_class_names(info["class_names"])
 
     @Slot(list)
     def _on_steps(self, steps: list[dict[str, Any]]) -> None:
@@ -663,6 +823,11 @@ class MainWindow(QMainWindow):
         )
         self._steps_done += len(steps)
         last = steps[-1]
+        # QProgressBar.setValue repaints the window synchronously: a few times a second is plenty
+        now = time.monotonic()
+        if now - self._progress_shown_at < PROGRESS_INTERVAL_S:
+            return
+        self._progress_shown_at = now
         if self._total_steps:
             self.progress.setValue(min(self._steps_done, self._total_steps))
             elapsed = time.monotonic() - self._train_started_at
@@ -687,6 +852,7 @@ class MainWindow(QMainWindow):
         self.plots.set_epochs(
             e.get("train_loss", []), e.get("val_loss", []), e.get(key, []), label, live=True
         )
+        self.plots.append_epoch_details(_layer_norms(epoch.get("grad_norm")), epoch.get("confusion"))
         shown = [k for k in ("train_loss", "val_loss", key) if k in epoch]
         self.log_message(f"epoch {int(epoch.get('epoch', 0)) + 1}: "
                          + ", ".join(f"{k} {epoch[k]:.4g}" for k in shown))
@@ -712,7 +878,7 @@ class MainWindow(QMainWindow):
         self.progress_label.setText("Failed")
         self.pause_button.setText("Pause")
         self._update_actions()
-        self.show_error("Training failed.", message, details)
+        self.errors.report("Training failed.", message, details)  # logged, work autosaved
 
     # ------------------------------------------------------------------ misc
     def _update_title(self) -> None:
@@ -735,9 +901,18 @@ class MainWindow(QMainWindow):
         self.save_action.setEnabled(has and not running)
         self.delete_action.setEnabled(has and not running)
         self.inspector.set_read_only(running)
+        self.canvas.set_read_only(running)
+        self.train_settings.set_read_only(running)
+        self.data_panel.set_read_only(running)
         # no undo while a run trains: the run's graph must stay as it started
         if self.doc is not None:
             self.undo_group.setActiveStack(None if running else self.doc.undo_stack)
+        if self._loading:  # a project is on its way: nothing to act on until it is shown
+            for w in (self.train_action, self.train_button, self.new_action, self.open_action,
+                      self.save_action, self.save_as_action, self.delete_action):
+                w.setEnabled(False)
+            for editor in (self.inspector, self.canvas, self.train_settings, self.data_panel):
+                editor.set_read_only(True)
 
     def log_message(self, text: str) -> None:
         self.log.appendPlainText(f"{time.strftime('%H:%M:%S')}  {text}")
@@ -772,22 +947,25 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self.worker.shutdown()
+        self.loader.shutdown()  # a project still loading is dropped
+        self._set_loading(None)
+        self.look_inside_controller.shutdown()
+        self.data_controller.shutdown()
+        self.explain_panel.shutdown()
+        self.fairness_panel.shutdown()
+        self.recovery.closed()  # the user saved or chose to discard: no recovery needed
         event.accept()
 
 
 def _install_excepthook(window: MainWindow) -> None:
-    """Unexpected errors are shown with details and logged, never silently lost."""
+    """Unexpected errors are logged, shown with details to copy, and never lose the user's work."""
+    from workbench.errors import setup_logging
 
-    def hook(exc_type: Any, exc: BaseException, tb: Any) -> None:
-        details = "".join(traceback.format_exception(exc_type, exc, tb))
-        sys.stderr.write(details)
-        try:
-            window.show_error("An unexpected error occurred; your project is still open.",
-                              f"{exc_type.__name__}: {exc}", details)
-        except Exception:
-            pass
-
-    sys.excepthook = hook
+    try:
+        setup_logging()
+    except OSError as exc:  # no writable log folder: errors are still shown
+        window.log_message(f"The error log cannot be written: {exc}")
+    window.errors.install_excepthook()
 
 
 def run_app(project_path: str | None = None, demo: bool = False) -> int:
@@ -798,5 +976,5 @@ def run_app(project_path: str | None = None, demo: bool = False) -> int:
     _install_excepthook(window)
     window.show()
     # torch and the engines are imported only after the window has been painted once.
-    window.call_after_first_paint(lambda: window.open_initial(project_path, demo))
+    window.call_after_first_paint(lambda: window.open_initial(project_path, demo, warm_up=True))
     return int(app.exec())

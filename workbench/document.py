@@ -31,8 +31,10 @@ from engines.shapes import Problem, ShapeReport, analyse
 from workbench.project import Project, Run
 
 __all__ = [
+    "AddAnalysesCommand",
     "AddNodeCommand",
     "AddRunCommand",
+    "ArrangeNodesCommand",
     "CompoundCommand",
     "ConnectCommand",
     "DisconnectCommand",
@@ -45,6 +47,8 @@ __all__ = [
     "RemoveNodesCommand",
     "RemoveRunCommand",
     "RenameRunCommand",
+    "SetActiveRunCommand",
+    "SetDataCommand",
     "SetParamCommand",
     "SetTrainConfigCommand",
 ]
@@ -54,6 +58,8 @@ Position = tuple[float, float]
 # What a command changes, so the document emits only the signals that apply. LAYOUT is a
 # graph change that cannot alter shapes (node positions), so the report is kept.
 GRAPH, LAYOUT, RUNS, CONFIG = "graph", "layout", "runs", "config"
+DATA = "data"  # the project's data choice (spec, fingerprint, embedded source)
+ANALYSES = "analyses"  # explanations and fairness audits kept with the runs
 
 # Command ids for QUndoCommand.id(): commands with the same id may merge.
 _SET_PARAM_ID, _MOVE_ID, _RENAME_RUN_ID, _CONFIG_ID = 1001, 1002, 1003, 1004
@@ -106,6 +112,20 @@ def _check_param(node_id: str, type: str, name: str, value: Any) -> None:
     problem = pspec.check(value)
     if problem:
         raise GraphError(f"Node {node_id!r} ({type}): {problem}.")
+
+
+def _removal_text(node_ids: Sequence[str], edges: Sequence[Edge]) -> str:
+    """The undo entry's text for removing these nodes and connections."""
+    parts = []
+    if len(node_ids) == 1:
+        parts.append(node_ids[0])
+    elif node_ids:
+        parts.append(f"{len(node_ids)} nodes")
+    if len(edges) == 1 and not node_ids:
+        parts.append(f"connection {edges[0].src} -> {edges[0].dst}")
+    elif edges:
+        parts.append(f"{len(edges)} connection{'s' if len(edges) > 1 else ''}")
+    return "Remove " + " and ".join(parts)
 
 
 def _normalise(value: Any) -> Any:
@@ -181,28 +201,44 @@ class AddNodeCommand(DocumentCommand):
 
 
 class RemoveNodesCommand(DocumentCommand):
-    """Remove nodes and their edges; undo restores both in their original order."""
+    """Remove nodes and their edges, and optionally more edges (a canvas selection);
+    undo restores all of them in their original order."""
 
-    def __init__(self, doc: ProjectDocument, node_ids: Iterable[str]) -> None:
+    def __init__(
+        self, doc: ProjectDocument, node_ids: Iterable[str], edges: Iterable[Edge] = ()
+    ) -> None:
         graph = doc.graph
         ids = list(dict.fromkeys(node_ids))
-        if not ids:
+        extra = list(dict.fromkeys(edges))
+        if not ids and not extra:
             raise GraphError("No nodes to remove.")
         for nid in ids:
             graph.node(nid)  # raises GraphError for a missing node
-        super().__init__(doc, f"Remove {ids[0]}" if len(ids) == 1 else f"Remove {len(ids)} nodes")
+        for e in extra:
+            if e not in graph.edges:
+                raise GraphError(
+                    f"No connection {e.src}.{e.src_port} -> {e.dst}.{e.dst_port}."
+                )
+        super().__init__(doc, _removal_text(ids, extra))
         self.node_ids = ids
         gone = set(ids)
+        # connections that go anyway with their nodes are not removed twice
+        self.extra = [e for e in extra if e.src not in gone and e.dst not in gone]
         order = list(graph.nodes)
         # Ascending indices: re-inserting in this order rebuilds the original sequence.
         self.nodes: list[tuple[int, Node]] = sorted(
             (order.index(nid), copy.deepcopy(graph.nodes[nid])) for nid in ids
         )
+        chosen = set(self.extra)
         self.edges: list[tuple[int, Edge]] = [
-            (i, e) for i, e in enumerate(graph.edges) if e.src in gone or e.dst in gone
+            (i, e)
+            for i, e in enumerate(graph.edges)
+            if e.src in gone or e.dst in gone or e in chosen
         ]
 
     def apply(self, project: Project) -> None:
+        for e in self.extra:
+            project.graph.disconnect(e)
         for nid in self.node_ids:
             project.graph.remove_node(nid)
 
@@ -332,6 +368,18 @@ class MoveNodesCommand(DocumentCommand):
         self.new = dict(other.new)
         self.setObsolete(self.new == self.old)
         return True
+
+
+class ArrangeNodesCommand(MoveNodesCommand):
+    """Move every node to its place in an automatic layout; never merges with a drag."""
+
+    def __init__(self, doc: ProjectDocument, positions: Mapping[str, Position]) -> None:
+        super().__init__(doc, positions)
+        self.setText("Arrange nodes")
+        self.merge = False
+
+    def id(self) -> int:
+        return -1  # Qt: -1 means "never merge"
 
 
 class PasteCommand(DocumentCommand):
@@ -526,6 +574,72 @@ class AddRunCommand(DocumentCommand):
         project.active_run = self.active
 
 
+class SetActiveRunCommand(DocumentCommand):
+    """Make a run the active one (its weights are what gets exported and inspected)."""
+
+    changes = frozenset({RUNS})
+    dry_run = False
+
+    def __init__(self, doc: ProjectDocument, run_id: str) -> None:
+        run = doc.project.run(run_id)  # KeyError for an unknown run
+        super().__init__(doc, f"Make {run.name} the active run")
+        self.run_id = run_id
+        self.old = doc.project.active_run
+
+    def apply(self, project: Project) -> None:
+        project.active_run = self.run_id
+
+    def revert(self, project: Project) -> None:
+        project.active_run = self.old
+
+
+class AddAnalysesCommand(DocumentCommand):
+    """Keep analyses (explanations, fairness audits) with a run, as one undo step."""
+
+    changes = frozenset({ANALYSES})
+    dry_run = False
+
+    def __init__(self, doc: ProjectDocument, run_id: str, analyses: Sequence[Any],
+                 text: str = "") -> None:
+        doc.project.run(run_id)  # KeyError for an unknown run
+        if not analyses:
+            raise ValueError("There are no analyses to add.")
+        super().__init__(doc, text or f"Add {len(analyses)} analyses")
+        self.run_id, self.analyses = run_id, list(analyses)
+
+    def validate(self, project: Project) -> None:
+        ids = [a.id for a in self.analyses]
+        taken = {a.id for a in project.run(self.run_id).analyses}
+        if len(set(ids)) != len(ids) or taken & set(ids):
+            raise ValueError(f"Run {self.run_id!r} already has an analysis with one of these ids.")
+
+    def apply(self, project: Project) -> None:
+        run = project.run(self.run_id)
+        for a in self.analyses:
+            run.add_analysis(a)  # ValueError for a bad id or kind
+
+    def revert(self, project: Project) -> None:
+        gone = {id(a) for a in self.analyses}
+        run = project.run(self.run_id)
+        run.analyses[:] = [a for a in run.analyses if id(a) not in gone]
+
+
+MAX_RUN_NAME = 100
+
+
+def check_run_name(project: Project, run_id: str, name: str) -> str:
+    """The name a run may be given (trimmed); ValueError saying why not."""
+    project.run(run_id)  # KeyError for an unknown run
+    name = str(name).strip()
+    if not name:
+        raise ValueError("A run name cannot be empty.")
+    if len(name) > MAX_RUN_NAME:
+        raise ValueError(f"A run name can have at most {MAX_RUN_NAME} characters.")
+    if any(r.name == name and r.id != run_id for r in project.runs):
+        raise ValueError(f"Another run is already named {name!r}; choose a different name.")
+    return name
+
+
 class SetTrainConfigCommand(DocumentCommand):
     """Change training settings; consecutive edits of the same settings merge."""
 
@@ -567,6 +681,71 @@ class SetTrainConfigCommand(DocumentCommand):
         return True
 
 
+class SetDataCommand(DocumentCommand):
+    """Choose the project's data: its spec, fingerprint and embedded source, as one step.
+
+    The same step may fit the network to the data (``params``: ``(node_id, name, value)``,
+    e.g. the input's shape and the head's size) and the training settings to its task
+    (``config``: settings to change, e.g. the objective).
+    """
+
+    changes = frozenset({DATA, GRAPH, CONFIG})
+    dry_run = False
+
+    def __init__(
+        self,
+        doc: ProjectDocument,
+        data: Mapping[str, Any],
+        fingerprint: str,
+        source: tuple[str, bytes] | None = None,
+        params: Sequence[tuple[str, str, Any]] = (),
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(doc, "Choose data")
+        project = doc.project
+        self.params: list[tuple[str, str, Any, Any]] = []
+        for node_id, name, value in params:
+            node = doc.graph.node(node_id)  # GraphError for a missing node
+            _check_param(node_id, node.type, name, value)
+            old = copy.deepcopy(node.params.get(name))
+            self.params.append((node_id, name, old, _normalise(value)))
+        self.old_data, self.new_data = copy.deepcopy(project.data), copy.deepcopy(dict(data))
+        self.old_fingerprint, self.new_fingerprint = project.data_fingerprint, fingerprint
+        # the source entries that session.load_data reads (data/source.csv, ...)
+        self.old_sources = {
+            k: v for k, v in project.embedded.items() if k.startswith("data/source")
+        }
+        self.new_sources = {source[0]: source[1]} if source is not None else {}
+        self.old_config = copy.deepcopy(project.train_config)
+        self.new_config = {**self.old_config, **dict(config or {})}
+
+    def validate(self, project: Project) -> None:
+        if self.new_config != self.old_config:
+            from engines.training import TrainConfig
+
+            TrainConfig.from_dict(self.new_config)  # ConfigError says what is wrong
+
+    def _set(self, project: Project, new: bool) -> None:
+        data = self.new_data if new else self.old_data
+        project.data.clear()  # same dict objects: views may hold on to them
+        project.data.update(copy.deepcopy(data))
+        project.data_fingerprint = self.new_fingerprint if new else self.old_fingerprint
+        for name in [k for k in project.embedded if k.startswith("data/source")]:
+            del project.embedded[name]
+        project.embedded.update(self.new_sources if new else self.old_sources)
+        config = self.new_config if new else self.old_config
+        project.train_config.clear()
+        project.train_config.update(copy.deepcopy(config))
+        for node_id, name, old, value in self.params:
+            project.graph.set_param(node_id, name, copy.deepcopy(value if new else old))
+
+    def apply(self, project: Project) -> None:
+        self._set(project, True)
+
+    def revert(self, project: Project) -> None:
+        self._set(project, False)
+
+
 # -------------------------------------------------------------------------------- fixes
 @dataclass(frozen=True)
 class Fix:
@@ -600,6 +779,8 @@ class ProjectDocument(QObject):
     graph_changed = Signal()  # the graph was edited (or an edit undone); redraw and re-check
     runs_changed = Signal()  # a run was added, removed or renamed
     config_changed = Signal()  # the training settings changed
+    data_changed = Signal()  # the project's data choice changed
+    analyses_changed = Signal()  # analyses were added to (or removed from) a run
     dirty_changed = Signal(
         bool
     )  # the project now differs (True) or not (False) from the saved file
@@ -676,6 +857,10 @@ class ProjectDocument(QObject):
             self.runs_changed.emit()
         if CONFIG in what:
             self.config_changed.emit()
+        if DATA in what:
+            self.data_changed.emit()
+        if ANALYSES in what:
+            self.analyses_changed.emit()
         if GRAPH in what:
             problems = self.problems()
             if problems != self._problems:
@@ -710,6 +895,34 @@ class ProjectDocument(QObject):
     def disconnect_edge(self, edge: Edge) -> None:
         """Remove one connection; GraphError if there is no such connection."""
         self.push(DisconnectCommand(self, edge))
+
+    def remove_items(self, node_ids: Iterable[str], edges: Iterable[Edge] = ()) -> None:
+        """Remove nodes (with their connections) and more connections, as one undo step."""
+        self.push(RemoveNodesCommand(self, node_ids, edges))
+
+    def disconnect_all(self, node_id: str) -> int:
+        """Remove every connection into and out of a node as one step; returns how many."""
+        self.graph.node(node_id)  # GraphError for a missing node
+        edges = [e for e in self.graph.edges if node_id in (e.src, e.dst)]
+        if edges:
+            command = RemoveNodesCommand(self, (), edges)
+            command.setText(f"Disconnect {node_id}")
+            self.push(command)
+        return len(edges)
+
+    def reconnect(
+        self, old: Edge, src: str, dst: str, src_port: str = "out", dst_port: str = "in"
+    ) -> Edge:
+        """Replace connection ``old`` by ``src.src_port -> dst.dst_port`` in one step."""
+        new = Edge(src, src_port, dst, dst_port)
+        if new == old:
+            return old
+        commands: list[DocumentCommand] = [
+            DisconnectCommand(self, old),
+            ConnectCommand(self, src, dst, src_port, dst_port),
+        ]
+        self.push(CompoundCommand(self, f"Reconnect {old.src} to {dst}", commands))
+        return new
 
     def set_param(self, node_id: str, name: str, value: Any, merge: bool = True) -> None:
         """Set a parameter; consecutive edits of it merge unless ``merge`` is False.
@@ -757,13 +970,30 @@ class ProjectDocument(QObject):
         """Put a new node of ``type`` into ``edge``; returns its id."""
         return self.push(InsertNodeOnEdgeCommand(self, edge, type, params)).node_id
 
+    def arrange_nodes(self, layer_gap: float = 220.0, node_gap: float = 110.0) -> bool:
+        """Lay the graph out in layers, left to right, as one undo step.
+
+        Returns False when every node already stands where the layout puts it.
+        """
+        from engines.layout import arrange_graph  # scipy: only when arranging
+
+        positions = arrange_graph(self.graph, layer_gap=layer_gap, node_gap=node_gap)
+        if not positions:
+            return False
+        command = ArrangeNodesCommand(self, positions)
+        if command.new == command.old:
+            return False
+        self.push(command)
+        return True
+
     # ------------------------------------------------------------- run edits
     def add_run(self, run: Run, activate: bool = True) -> None:
         self.push(AddRunCommand(self, run, activate))
 
     def rename_run(self, run_id: str, name: str) -> None:
-        """Rename a run (KeyError for an unknown one)."""
-        command = RenameRunCommand(self, run_id, name)
+        """Rename a run (KeyError for an unknown one; ValueError for an empty, too long or
+        already used name)."""
+        command = RenameRunCommand(self, run_id, check_run_name(self.project, run_id, name))
         if command.new != command.old:
             self.push(command)
 
@@ -771,11 +1001,55 @@ class ProjectDocument(QObject):
         """Remove a run (KeyError for an unknown one)."""
         self.push(RemoveRunCommand(self, run_id))
 
+    def remove_runs(self, run_ids: Iterable[str]) -> None:
+        """Remove several runs as one undo step (KeyError for an unknown one)."""
+        ids = list(dict.fromkeys(run_ids))
+        if len(ids) == 1:
+            self.remove_run(ids[0])
+            return
+        order = {r.id: i for i, r in enumerate(self.project.runs)}
+        for rid in ids:
+            self.project.run(rid)  # KeyError before anything changes
+        # highest index first: undo then re-inserts each run where it was
+        ids.sort(key=lambda rid: order[rid], reverse=True)
+        commands: list[DocumentCommand] = [RemoveRunCommand(self, rid) for rid in ids]
+        if commands:
+            self.push(CompoundCommand(self, f"Remove {len(commands)} runs", commands))
+
+    def add_analyses(self, run_id: str, analyses: Sequence[Any], text: str = "") -> None:
+        """Keep analyses with a run as one undo step (KeyError for an unknown run,
+        ValueError for a bad or repeated id)."""
+        self.push(AddAnalysesCommand(self, run_id, analyses, text))
+
+    def set_active_run(self, run_id: str) -> None:
+        """Make a run the active one (KeyError for an unknown one)."""
+        command = SetActiveRunCommand(self, run_id)
+        if command.old != run_id:
+            self.push(command)
+
     def set_train_config(self, changes: Mapping[str, Any], replace: bool = False) -> None:
         """Change training settings (all of them if ``replace``); ConfigError when invalid."""
         command = SetTrainConfigCommand(self, changes, replace)
         if command.new != command.old:
             self.push(command)
+
+    # ------------------------------------------------------------ data edits
+    def set_data(
+        self,
+        data: Mapping[str, Any],
+        fingerprint: str,
+        source: tuple[str, bytes] | None = None,
+        params: Sequence[tuple[str, str, Any]] = (),
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Make ``data`` (a ``DataSpec.to_dict()``) the project's data, as one undo step.
+
+        ``source`` is the ``(archive name under data/, bytes)`` to embed (None for a
+        built-in); ``params`` and ``config`` fit the network and the training settings to
+        the data in the same step (see :class:`SetDataCommand`). GraphError or ConfigError
+        when they are refused; nothing changes then.
+        """
+        self.push(SetDataCommand(self, data, fingerprint, source, params, config))
 
     # ------------------------------------------------------------------- fixes
     def suggest_fix(self, problem: Problem) -> Fix | None:
