@@ -64,7 +64,8 @@ def main() -> int:
     w.show()
     w.open_initial(None, demo=True)
     ok = _wait_for(lambda: w.project is not None and not w.data_controller.busy)
-    w.doc.set_train_config({"epochs": 30})
+    # small batches: enough steps per epoch to catch the run in the middle
+    w.doc.set_train_config({"epochs": 40, "batch_size": 4, "lr": 0.0003})
     w.start_training()
     _wait_for(lambda: len(w._live_epochs.get("train_loss", [])) >= 6)
     _wait(600)  # the progress line and plots catch up (they redraw a few times a second)
@@ -72,7 +73,8 @@ def main() -> int:
     done: list[bool] = []
     w.worker.finished.connect(lambda *_: done.append(True))
     ok = _wait_for(lambda: bool(done)) and ok
-    _wait(300)
+    w.plots.flush()
+    _wait(600)
     w.grab().save(str(out / "trained.png"))
 
     w.explain_dock.raise_()

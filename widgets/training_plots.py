@@ -623,8 +623,10 @@ class TrainingPlots(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         # the step histories are decimated by their pyramids, not by pyqtgraph
         self.step_plot = _plot("Loss per step", "step", downsample=False)
-        self.loss_plot = _plot("Loss per epoch", "epoch")
-        self.metric_plot = _plot("Validation metric", "epoch")
+        # few points per epoch curve: no auto-downsampling (its cached display set could lag
+        # behind the data and draw a curve short)
+        self.loss_plot = _plot("Loss per epoch", "epoch", downsample=False)
+        self.metric_plot = _plot("Validation metric", "epoch", downsample=False)
         # learning rates span decades (warm-up, decay): a log axis shows them all
         self.lr_plot = _plot("Learning rate", "step", downsample=False, log_y=True)
         self.grad_norms = GradNormPlot()

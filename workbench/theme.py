@@ -125,7 +125,10 @@ def style_plot(plot: Any, theme: dict[str, str]) -> None:
     legend = item.legend
     if legend is not None:
         legend.setLabelTextColor(fg)
-        legend.setBrush(pg.mkBrush(QColor(theme["plot_background"])))
+        # translucent: a curve passing under the legend stays visible
+        background = QColor(theme["plot_background"])
+        background.setAlpha(150)
+        legend.setBrush(pg.mkBrush(background))
 
 
 class ThemeController(QObject):
