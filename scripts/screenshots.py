@@ -103,7 +103,7 @@ def main() -> int:
     w.set_project(digits, None)
     w.explain_dock.raise_()
     w.resizeDocks([w.explain_dock], [int(w.height() * 0.62)], Qt.Orientation.Vertical)
-    ok = _explain(w, ["saliency", "ig", "gradcam"], "misclassified", 4, layer="conv2") and ok
+    ok = _explain(w, ["saliency", "ig", "gradcam"], "misclassified", 4, layer="conv1") and ok
     _wait(300)
     w.grab().save(str(out / "explanations_images.png"))
 

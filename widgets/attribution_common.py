@@ -18,7 +18,6 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QCoreApplication, QRect, Qt
 from PySide6.QtGui import QAction, QPainter
-from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QFileDialog, QLabel, QMenu, QToolButton, QWidget
 
 TEXT = "#263238"
@@ -63,14 +62,19 @@ def as_array(value: Any) -> np.ndarray | None:
         return None
 
 
+# Beyond this a colour bar's span (2 × limit) and its tick arithmetic overflow a float.
+MAX_LIMIT = 1e300
+
+
 def symmetric_limit(maps: Iterable[np.ndarray]) -> float:
-    """The largest finite |value| over all maps; 1.0 when there is none (or it is zero)."""
+    """The largest finite |value| over all maps (at most ``MAX_LIMIT``); 1.0 when there is
+    none (or it is zero)."""
     limit = 0.0
     for m in maps:
         finite = np.abs(m[np.isfinite(m)])
         if finite.size:
             limit = max(limit, float(finite.max()))
-    return limit if limit > 0 else 1.0
+    return min(limit, MAX_LIMIT) if limit > 0 else 1.0
 
 
 def number(x: float | None, digits: int = 3) -> str:
@@ -254,6 +258,8 @@ def export_widget_svg(widget: QWidget, path: str | Path, title: str = "") -> Non
     Qt 6.11) fails on the closed paths Qt now writes (``... Z``) for view boxes and borders.
     """
     _settle()
+    from PySide6.QtSvg import QSvgGenerator  # only when exporting: QtSvg is slow to load
+
     generator = QSvgGenerator()
     generator.setFileName(str(path))
     generator.setSize(widget.size())

@@ -18,7 +18,6 @@ import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401 (registers pg.exporters)
 from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter
-from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import (
     QFileDialog,
     QGraphicsItem,
@@ -88,6 +87,8 @@ def export_widget_svg(widget: QWidget, path: str | Path) -> None:
     """Render the widget into an SVG file."""
     path = Path(path)
     size = widget.size() if not widget.size().isEmpty() else widget.sizeHint()
+    from PySide6.QtSvg import QSvgGenerator  # only when exporting: QtSvg is slow to load
+
     generator = QSvgGenerator()
     generator.setFileName(str(path))
     generator.setSize(size)
@@ -128,6 +129,8 @@ def export_plot_svg(plot: pg.PlotItem, path: str | Path) -> None:
         raise OSError(f"Could not write {path}: the plot is not shown.")
     source = plot.sceneBoundingRect()
     width, height = max(int(source.width()), 1), max(int(source.height()), 1)
+    from PySide6.QtSvg import QSvgGenerator  # only when exporting: QtSvg is slow to load
+
     generator = QSvgGenerator()
     generator.setFileName(str(path))
     generator.setSize(QSize(width, height))

@@ -265,15 +265,17 @@ class MainWindow(QMainWindow):
             lambda fp: self.log_message(f"Data applied (fingerprint {fp[:12]}).")
         )
         self.settings_controller = TrainSettingsController(self.train_settings, self.data_controller, self)
-        # before _connect_worker: a finished run gets its live explanations before it is added
-        self.explain_panel = ExplainPanel(worker=self.worker)
-        self.explain_dock = self._dock("Explanations", "explanations", self.explain_panel,
+        # The explanation and fairness panels (about a fifth of a second of plot widgets) are
+        # built after the first paint, or when first needed (see _analysis_panels).
+        self._explain_panel: ExplainPanel | None = None
+        self._fairness_panel: FairnessDock | None = None
+        self.explain_dock = self._dock("Explanations", "explanations", QWidget(),
                                        Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.plots_dock, self.explain_dock)
-        self.fairness_panel = FairnessDock(worker=self.worker)  # also before _connect_worker
-        self.fairness_dock = self._dock("Fairness", "fairness", self.fairness_panel,
+        self.fairness_dock = self._dock("Fairness", "fairness", QWidget(),
                                         Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.plots_dock, self.fairness_dock)
+        self.call_after_first_paint(self._analysis_panels)
         # the right column (training settings, runs) runs the full height beside the bottom docks
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.plots_dock.raise_()
@@ -375,6 +377,38 @@ class MainWindow(QMainWindow):
                 bar.addSeparator()
             else:
                 bar.addAction(a)
+
+    @property
+    def explain_panel(self) -> ExplainPanel:
+        """The Explanations dock's panel (built on first use)."""
+        return self._analysis_panels()[0]
+
+    @property
+    def fairness_panel(self) -> FairnessDock:
+        """The Fairness dock's panel (built on first use)."""
+        return self._analysis_panels()[1]
+
+    def _analysis_panels(self) -> tuple[ExplainPanel, FairnessDock]:
+        if self._explain_panel is None or self._fairness_panel is None:
+            # The panels' slots on the worker's signals must run before the window's own (a
+            # finished run gets its live explanations and audits before the window adds it):
+            # Qt calls slots in connection order, so the window's are connected again after.
+            own = ((self.worker.started, self._on_train_started),
+                   (self.worker.finished, self._on_train_finished),
+                   (self.worker.failed, self._on_train_failed))
+            for signal, slot in own:
+                signal.disconnect(slot)
+            self._explain_panel = ExplainPanel(worker=self.worker)
+            self._fairness_panel = FairnessDock(worker=self.worker)
+            for signal, slot in own:
+                signal.connect(slot)
+            self.explain_dock.setWidget(self._explain_panel)
+            self.fairness_dock.setWidget(self._fairness_panel)
+            if self.doc is not None:
+                self._explain_panel.set_document(self.doc)
+                self._fairness_panel.set_document(self.doc)
+            self.theme.apply()  # the new panels' plots follow the theme too
+        return self._explain_panel, self._fairness_panel
 
     def _connect_worker(self) -> None:
         self.worker.started.connect(self._on_train_started)
@@ -503,8 +537,9 @@ class MainWindow(QMainWindow):
             ])
         self.settings_controller.set_document(self.doc)
         self.data_controller.set_document(self.doc)
-        self.explain_panel.set_document(self.doc)
-        self.fairness_panel.set_document(self.doc)
+        if self._explain_panel is not None and self._fairness_panel is not None:
+            self._explain_panel.set_document(self.doc)
+            self._fairness_panel.set_document(self.doc)
         self._refresh_graph()
         self._refresh_runs()
         self._update_title()
@@ -951,8 +986,9 @@ class MainWindow(QMainWindow):
         self._set_loading(None)
         self.look_inside_controller.shutdown()
         self.data_controller.shutdown()
-        self.explain_panel.shutdown()
-        self.fairness_panel.shutdown()
+        if self._explain_panel is not None and self._fairness_panel is not None:
+            self._explain_panel.shutdown()
+            self._fairness_panel.shutdown()
         self.recovery.closed()  # the user saved or chose to discard: no recovery needed
         event.accept()
 
