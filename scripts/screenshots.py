@@ -104,6 +104,7 @@ def main() -> int:
     w.explain_dock.raise_()
     w.resizeDocks([w.explain_dock], [int(w.height() * 0.62)], Qt.Orientation.Vertical)
     ok = _explain(w, ["saliency", "ig", "gradcam"], "misclassified", 4, layer="conv1") and ok
+    w.explain_panel.grid.per_method_box.setChecked(True)  # Grad-CAM's units differ from gradients
     _wait(300)
     w.grab().save(str(out / "explanations_images.png"))
 
