@@ -9,6 +9,7 @@ user can act on; :func:`analyse` raises nothing for any graph.
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +61,13 @@ class ShapeReport:
     total_params: int = 0
     problems: list[Problem] = field(default_factory=list)
     order: list[str] = field(default_factory=list)  # topological order of the acyclic nodes
+    # floating-point operations per sample of the layers whose cost is known (see _flops)
+    flops: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total_flops(self) -> int:
+        """FLOPs per sample of the layers whose cost is known (a lower bound of the total)."""
+        return sum(self.flops.values())
 
     @property
     def ok(self) -> bool:
@@ -258,6 +266,33 @@ def _cache_key(
     return (node.type, spec.version, params, tuple(in_shapes))
 
 
+def _flops(node: Node, in_shapes: list[tuple[int, ...]], shape: tuple[int, ...], n_params: int) -> int | None:
+    """Multiply-add FLOPs (2 per multiply-accumulate) of one sample through ``node``.
+
+    Known for the layers that dominate the cost: dense, convolution (incl. depthwise
+    separable), patch embedding and recurrent layers; None for the rest (element-wise and
+    pooling layers cost little; attention's cost is left unestimated).
+    """
+    p = node.params
+    out = math.prod(shape)
+    if node.type == "linear":
+        return 2 * int(p.get("in_features") or in_shapes[0][-1]) * out
+    if node.type in ("conv1d", "conv2d"):
+        k = int(p.get("kernel_size", 1)) ** (1 if node.type == "conv1d" else 2)
+        return 2 * in_shapes[0][0] * k * out
+    if node.type == "dwsep_conv2d":
+        c_in, spatial = in_shapes[0][0], math.prod(shape[1:])
+        k = int(p.get("kernel_size", 1)) ** 2
+        return 2 * c_in * k * spatial + 2 * c_in * shape[0] * spatial
+    if node.type == "patch_embedding":
+        c, patch = in_shapes[0][0], int(p.get("patch_size", 1))
+        return 2 * c * patch * patch * out
+    if node.type in ("rnn", "lstm", "gru"):
+        # every weight is used once per time step (biases are a rounding error)
+        return 2 * in_shapes[0][0] * n_params
+    return None
+
+
 def _infer(
     node: Node, spec: LayerSpec, in_shapes: list[tuple[int, ...]]
 ) -> tuple[tuple[int, ...] | None, int, Problem | None]:
@@ -431,6 +466,9 @@ def _analyse(graph: Graph) -> ShapeReport:
         assert shape is not None
         shapes[nid] = shape
         report.param_counts[nid] = count
+        flops = _flops(graph.nodes[nid], in_shapes, shape, count)
+        if flops is not None:
+            report.flops[nid] = flops
     report.total_params = sum(report.param_counts.values())
     if report.total_params > MAX_PARAMS and not any(p.kind == "param" for p in problems):
         biggest = max(report.param_counts, key=lambda k: report.param_counts[k])

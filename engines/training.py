@@ -74,6 +74,8 @@ _RANGES: dict[str, tuple[str, Any, str]] = {
     "lr": ("float", lambda v: v > 0, "greater than 0"),
     "momentum": ("float", lambda v: 0 <= v < 1, "at least 0 and less than 1"),
     "nesterov": ("bool", None, ""),
+    "beta1": ("float", lambda v: 0 <= v < 1, "at least 0 and less than 1"),
+    "beta2": ("float", lambda v: 0 <= v < 1, "at least 0 and less than 1"),
     "weight_decay": ("float", lambda v: v >= 0, "at least 0"),
     "schedule": ("choice", SCHEDULES, ""),
     "step_size": ("int", lambda v: v >= 1, "at least 1"),
@@ -123,7 +125,8 @@ def _check_setting(name: str, value: Any) -> Any:
 class TrainConfig:
     """Everything that decides how a model is trained; JSON round-trips via to/from_dict.
 
-    ``momentum`` is used by sgd and rmsprop; ``nesterov`` needs sgd with momentum > 0.
+    ``momentum`` is used by sgd and rmsprop; ``nesterov`` needs sgd with momentum > 0;
+    ``beta1`` / ``beta2`` are Adam's and AdamW's decay rates of the gradient's moments.
     Schedules act per optimizer step: ``step`` multiplies the LR by ``gamma`` every
     ``step_size`` epochs, ``cosine`` anneals to 0 over the run, ``onecycle`` is
     ``torch.optim.lr_scheduler.OneCycleLR`` (peak ``lr``). ``warmup_epochs`` ramps the LR
@@ -137,6 +140,8 @@ class TrainConfig:
     lr: float = 1e-3
     momentum: float = 0.0
     nesterov: bool = False
+    beta1: float = 0.9  # Adam / AdamW moment decay rates
+    beta2: float = 0.999
     weight_decay: float = 0.0
     schedule: str = "none"
     step_size: int = 10
@@ -630,8 +635,8 @@ class Trainer:
         if c.optimizer == "rmsprop":
             return torch.optim.RMSprop(p, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
         if c.optimizer == "adam":
-            return torch.optim.Adam(p, lr=c.lr, weight_decay=c.weight_decay)
-        return torch.optim.AdamW(p, lr=c.lr, weight_decay=c.weight_decay)
+            return torch.optim.Adam(p, lr=c.lr, betas=(c.beta1, c.beta2), weight_decay=c.weight_decay)
+        return torch.optim.AdamW(p, lr=c.lr, betas=(c.beta1, c.beta2), weight_decay=c.weight_decay)
 
     def _make_scheduler(self, opt: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler | None:
         """A per-step scheduler (epochs converted to steps), or None for a constant LR."""

@@ -364,3 +364,30 @@ def test_random_edit_sequences_never_raise_anything_but_graph_error(data, start,
         with torch.no_grad():
             model(torch.rand(2, *model.input_shape))
         assert seen and all(tuple(shape) == report.node_shapes[nid] for nid, shape in seen.items())
+
+
+def test_flops_of_dense_conv_and_recurrent_layers_by_hand() -> None:
+    from engines.shapes import analyse
+    from engines.templates import make_template
+
+    g = Graph()
+    g.add_node("input", {"shape": [3, 8, 8]}, id="x")
+    g.add_node("conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}, id="c")
+    g.add_node("dwsep_conv2d", {"out_channels": 6, "kernel_size": 3, "padding": 1}, id="d")
+    g.add_node("relu", id="r")
+    g.add_node("flatten", id="f")
+    g.add_node("linear", {"out_features": 5}, id="fc")
+    g.add_node("output", id="y")
+    for a, b in [("x", "c"), ("c", "d"), ("d", "r"), ("r", "f"), ("f", "fc"), ("fc", "y")]:
+        g.connect(a, b)
+    rep = analyse(g)
+    assert rep.ok, rep.problems
+    assert rep.flops["c"] == 2 * (3 * 3 * 3) * (4 * 8 * 8)  # per output: C_in * k * k MACs
+    assert rep.flops["d"] == 2 * 4 * 9 * 64 + 2 * 4 * 6 * 64  # depthwise + pointwise
+    assert rep.flops["fc"] == 2 * (6 * 8 * 8) * 5
+    assert "r" not in rep.flops and "f" not in rep.flops  # element-wise: not estimated
+    assert rep.total_flops == rep.flops["c"] + rep.flops["d"] + rep.flops["fc"]
+
+    lstm = analyse(make_template("lstm", (20, 4), 3))
+    node = next(n for n in lstm.flops if n.startswith("lstm"))
+    assert lstm.flops[node] == 2 * 20 * lstm.param_counts[node]

@@ -539,3 +539,20 @@ def test_data_problems_are_reported_before_training():
         t = Trainer(mlp(), (X, y), None, cfg(epochs=1))
         t.fit()
         t.fit()
+
+
+def test_adam_betas_reach_the_optimizer_and_are_checked() -> None:
+    import torch
+
+    from engines.training import ConfigError, TrainConfig, Trainer
+
+    X = np.random.default_rng(0).normal(size=(32, 3)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    for opt in ("adam", "adamw"):
+        cfg = TrainConfig(optimizer=opt, beta1=0.8, beta2=0.95, epochs=1)
+        trainer = Trainer(torch.nn.Linear(3, 2), train=(X, y), config=cfg)
+        trainer.fit()
+        assert trainer.optimizer.param_groups[0]["betas"] == (0.8, 0.95)
+    with pytest.raises(ConfigError, match="'beta2' must be at least 0 and less than 1, got 1.0"):
+        TrainConfig(beta2=1.0)
+    assert TrainConfig.from_dict({"optimizer": "adam"}).beta1 == 0.9  # older configs: defaults

@@ -256,8 +256,6 @@ class NodeItem(QGraphicsItem):
         count = int(data.get("params_count", 0) or 0)
         subtitle = f"{count:,} params" if count else str(data.get("shape_text", "") or "")
         flops = data.get("flops")
-        if flops:
-            subtitle += f" · {_si(float(flops))}FLOPs"
         self.subtitle.setText(self._elide(subtitle))
         self._set_ports(_ports(data.get("inputs", ())), _ports(data.get("outputs", ())))
         tip = f"{title} ({self.node_id})"
@@ -265,6 +263,8 @@ class NodeItem(QGraphicsItem):
             tip += f"\n{data['help']}"
         if count:
             tip += f"\n{count:,} parameters"
+        if flops:  # the node is too narrow for it: the tooltip and the canvas total say it
+            tip += f"\n{_si(float(flops))}FLOPs per sample"
         if data.get("shape_text"):
             tip += f"\noutput shape: {data['shape_text']}"
         if problem:

@@ -105,6 +105,15 @@ FIELDS: tuple[SettingField, ...] = (
         "Look ahead along the momentum before taking the gradient (SGD with momentum above 0).",
     ),
     SettingField(
+        "beta1", "Beta 1", "float", "Decay rate of the gradient's running mean (Adam, AdamW).",
+        low=0.0, high=1.0, high_open=True,
+    ),
+    SettingField(
+        "beta2", "Beta 2", "float",
+        "Decay rate of the squared gradient's running mean (Adam, AdamW).",
+        low=0.0, high=1.0, high_open=True,
+    ),
+    SettingField(
         "weight_decay", "Weight decay", "float",
         "Pulls the weights towards zero (decoupled for AdamW).",
         low=0.0,
@@ -165,7 +174,7 @@ FIELDS: tuple[SettingField, ...] = (
 _BY_NAME = {f.name: f for f in FIELDS}
 _GROUPS = (
     ("Task", ("objective",)),
-    ("Optimizer", ("optimizer", "lr", "momentum", "nesterov", "weight_decay")),
+    ("Optimizer", ("optimizer", "lr", "momentum", "nesterov", "beta1", "beta2", "weight_decay")),
     ("Learning-rate schedule", ("schedule", "step_size", "gamma", "warmup_epochs")),
     (
         "Training loop",
@@ -558,6 +567,8 @@ class TrainSettings(QWidget):
         visible = {
             "momentum": optimizer in ("sgd", "rmsprop"),
             "nesterov": optimizer == "sgd",
+            "beta1": optimizer in ("adam", "adamw"),
+            "beta2": optimizer in ("adam", "adamw"),
             "step_size": schedule == "step",
             "gamma": schedule == "step",
         }

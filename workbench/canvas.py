@@ -31,6 +31,14 @@ GRAPH_MIME_TYPE = "application/x-workbench-graph"
 _KEEP_ONE = ("input", "output")
 
 
+def _flops_text(flops: int) -> str:
+    """``1.2 MFLOPs``: the multiply-add count of the layers whose cost is known."""
+    for unit, size in (("GFLOPs", 1e9), ("MFLOPs", 1e6), ("kFLOPs", 1e3)):
+        if flops >= size:
+            return f"{flops / size:.3g} {unit}"
+    return f"{flops} FLOPs"
+
+
 def _shape_text(shape: tuple[int, ...] | None) -> str:
     return "×".join(map(str, shape)) if shape else ""
 
@@ -140,6 +148,7 @@ class CanvasController(QObject):
                 "help": spec.help,
                 "position": n.position,
                 "params_count": report.param_counts.get(n.id, 0),
+                "flops": report.flops.get(n.id),
                 "shape_text": _shape_text(shape),
                 "inputs": [
                     {"name": p.name, "help": p.help,
@@ -166,6 +175,8 @@ class CanvasController(QObject):
         self.view.set_graph(nodes, edges, problems, warnings)
         errors = len(report.errors)
         summary = f"{len(nodes)} layers · {report.total_params:,} parameters"
+        if report.flops:
+            summary += f" · {_flops_text(report.total_flops)} per sample"
         if errors:
             summary += f" · {errors} problem{'s' * (errors != 1)}"
         self.view.set_summary(summary)
