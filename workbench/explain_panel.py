@@ -23,12 +23,8 @@ Errors (a bad sample id, a method the model cannot use) are shown in red in the 
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import itertools
-import json
 import secrets
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +53,7 @@ from widgets.attributions import (
     TabularAttributionView,
 )
 from widgets.explain_checks import CHECKS, ExplanationChecks
+from workbench.panel_data import DataCache, snapshot
 from workbench.tasks import TaskRunner
 
 __all__ = ["DEFAULT_METHODS", "ExplainPanel", "conv_layers", "data_kind", "source_values"]
@@ -127,61 +124,6 @@ def source_values(preprocessing: Mapping[str, Any], inputs: Any, names: Sequence
     return [list(row) for row in zip(*out, strict=True)] if out else [[] for _ in range(len(X))]
 
 
-def _snapshot(project: Any, run: Any) -> Any:
-    """A copy of what explaining ``run`` reads, safe to use on a worker thread.
-
-    The graph, settings and data spec are copied (the user may edit them meanwhile); the
-    weights are shared, since nothing changes a run's weights in place.
-    """
-    from engines.graph import Graph
-    from workbench.project import Project
-
-    kept = dataclasses.replace(run, analyses=[], history={}, config=copy.deepcopy(run.config))
-    return Project(
-        name=project.name,
-        graph=Graph.from_dict(project.graph.to_dict()),
-        data=copy.deepcopy(project.data),
-        data_fingerprint=project.data_fingerprint,
-        train_config=copy.deepcopy(project.train_config),
-        runs=[kept],
-        active_run=run.id,
-        embedded={k: v for k, v in project.embedded.items() if k.startswith("data/")},
-    )
-
-
-class _DataCache:
-    """The project's prepared data, kept between tasks (any thread; one load at a time)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._key: str | None = None
-        self._data: Any = None
-
-    @staticmethod
-    def key(project: Any) -> str:
-        return project.data_fingerprint + json.dumps(project.data, sort_keys=True, default=str)
-
-    def get(self, project: Any) -> Any:
-        from workbench.session import load_data
-
-        key = self.key(project)
-        with self._lock:
-            if key != self._key:
-                self._data, self._key = None, None
-                self._data = load_data(project)  # WorkbenchError if the data changed
-                self._key = key
-            return self._data
-
-    def peek(self, project: Any) -> Any:
-        """The data if it is already prepared, else None (never waits for a load)."""
-        if not self._lock.acquire(blocking=False):
-            return None
-        try:
-            return self._data if self._key == self.key(project) else None
-        finally:
-            self._lock.release()
-
-
 @dataclass
 class _Explained:
     """What one Explain task returns to the GUI thread."""
@@ -193,7 +135,7 @@ class _Explained:
     n_rows: int | None = None
 
 
-def _explain_task(snapshot: Any, spec: Mapping[str, Any], cache: _DataCache) -> Callable[..., Any]:
+def _explain_task(snapshot: Any, spec: Mapping[str, Any], cache: DataCache) -> Callable[..., Any]:
     """The Explain work: every method on the same rows, progress over all of them."""
 
     def task(progress: Callable[[float], None], cancelled: Callable[[], bool]) -> _Explained:
@@ -255,7 +197,7 @@ def _attribute_options(data: Any, result: Any) -> dict[str, Any]:
     return out
 
 
-def _check_task(snapshot: Any, analyses: Sequence[Any], check: str, cache: _DataCache,
+def _check_task(snapshot: Any, analyses: Sequence[Any], check: str, cache: DataCache,
                 task_kind: str) -> Callable[..., Any]:
     """One check on every method shown; returns {method: entry}."""
     items = [(dict(a.meta), np.asarray(a.arrays["attributions"]), np.asarray(a.arrays["inputs"]))
@@ -394,7 +336,7 @@ class ExplainPanel(QWidget):
         self.check_runner = TaskRunner(self)  # checks, on their own so they never cancel maps
         self.doc: Any = None
         self.kind: str | None = None
-        self._data = _DataCache()
+        self._data = DataCache()
         self._check: str | None = None
         self._check_batch: str | None = None
         self._live: list[Any] | None = None  # a pinned run's explanations while it trains
@@ -522,7 +464,7 @@ class ExplainPanel(QWidget):
         self.controls.set_message(
             f"Explaining with {', '.join(METHODS[m].title for m in methods)}…", error=False
         )
-        self.runner.start(_explain_task(_snapshot(self.project, run), spec, self._data))
+        self.runner.start(_explain_task(snapshot(self.project, [run], history=False), spec, self._data))
 
     @Slot(object)
     def _on_explained(self, done: _Explained) -> None:
@@ -911,7 +853,7 @@ class ExplainPanel(QWidget):
         self.checks.set_busy(True, f"{title}…")
         self.checks.set_message("")
         task_kind = str(self.project.train_config.get("objective", "classification"))
-        self.check_runner.start(_check_task(_snapshot(self.project, run), list(self._shown),
+        self.check_runner.start(_check_task(snapshot(self.project, [run], history=False), list(self._shown),
                                             check, self._data, task_kind))
 
     @Slot(object)

@@ -25,10 +25,6 @@ in the panel; nothing here opens a dialog.
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-import json
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +35,7 @@ from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from widgets.fairness import FairnessPanel
+from workbench.panel_data import DataCache, snapshot
 from workbench.tasks import TaskRunner
 
 __all__ = ["SPLITS", "FairnessDock", "audit_key", "run_points"]
@@ -64,52 +61,6 @@ class _Cancelled(Exception):
 
 
 # ------------------------------------------------------------------------------ helpers
-def _snapshot(project: Any, runs: Sequence[Any]) -> Any:
-    """A copy of what auditing or mitigating ``runs`` reads, safe on a worker thread.
-
-    The graph, settings and data spec are copied (the user may edit them meanwhile); the
-    weights are shared, since nothing changes a run's weights in place.
-    """
-    from engines.graph import Graph
-    from workbench.project import Project
-
-    kept = [dataclasses.replace(r, analyses=[], config=copy.deepcopy(r.config)) for r in runs]
-    return Project(
-        name=project.name,
-        graph=Graph.from_dict(project.graph.to_dict()),
-        data=copy.deepcopy(project.data),
-        data_fingerprint=project.data_fingerprint,
-        train_config=copy.deepcopy(project.train_config),
-        runs=kept,
-        active_run=kept[0].id if kept else None,
-        embedded={k: v for k, v in project.embedded.items() if k.startswith("data/")},
-    )
-
-
-class _DataCache:
-    """The project's prepared data, kept between tasks (any thread; one load at a time)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._key: str | None = None
-        self._data: Any = None
-
-    @staticmethod
-    def key(project: Any) -> str:
-        return project.data_fingerprint + json.dumps(project.data, sort_keys=True, default=str)
-
-    def get(self, project: Any) -> Any:
-        from workbench.session import load_data
-
-        key = self.key(project)
-        with self._lock:
-            if key != self._key:
-                self._data, self._key = None, None
-                self._data = load_data(project)  # WorkbenchError if the data changed
-                self._key = key
-            return self._data
-
-
 @dataclass
 class _Facts:
     """What the controls offer for the project's data."""
@@ -189,7 +140,7 @@ def run_points(runs: Sequence[Any], feature: str, split: str | None = None) -> l
     return out
 
 
-def _describe_task(snapshot: Any, cache: _DataCache) -> Callable[..., _Facts]:
+def _describe_task(snapshot: Any, cache: DataCache) -> Callable[..., _Facts]:
     def task(_progress: Callable[[float], None], _cancelled: Callable[[], bool]) -> _Facts:
         from workbench.analysis import favourable_label
 
@@ -275,7 +226,7 @@ def _audit(
 
 
 def _audit_task(
-    snapshot: Any, run_id: str, request: Mapping[str, Any], cache: _DataCache
+    snapshot: Any, run_id: str, request: Mapping[str, Any], cache: DataCache
 ) -> Callable[..., _Audited]:
     def task(_progress: Callable[[float], None], _cancelled: Callable[[], bool]) -> _Audited:
         t0 = time.perf_counter()
@@ -299,7 +250,7 @@ def _mitigation_task(
     snapshot: Any,
     base_id: str,
     request: Mapping[str, Any],
-    cache: _DataCache,
+    cache: DataCache,
     audit_base: bool,
     total: dict[str, int],
 ) -> Callable[..., _Mitigated]:
@@ -388,7 +339,7 @@ class FairnessDock(QWidget):
         self.loader = TaskRunner(self)  # reads the data's columns and classes
         self.doc: Any = None
         self.facts: _Facts | None = None
-        self._data = _DataCache()
+        self._data = DataCache()
         self._task = ""  # "audit" or "mitigation": what the runner does now
         self._request: dict[str, Any] = {}
         self._started_at = 0.0
@@ -467,7 +418,7 @@ class FairnessDock(QWidget):
             return
         self.facts = None
         self.shown_label.setText("Reading the project's data…")
-        self.loader.start(_describe_task(_snapshot(self.project, []), self._data))
+        self.loader.start(_describe_task(snapshot(self.project, []), self._data))
 
     @Slot(object)
     def _on_described(self, facts: _Facts) -> None:
@@ -555,7 +506,7 @@ class FairnessDock(QWidget):
             "audit",
             request,
             f"Auditing {run.name} on the {request['split']} split…",
-            _audit_task(_snapshot(self.project, [run]), run.id, request, self._data),
+            _audit_task(snapshot(self.project, [run]), run.id, request, self._data),
         )
 
     def _start(
@@ -688,7 +639,7 @@ class FairnessDock(QWidget):
             text += f" (the mitigation uses the first ticked column, {column!r})"
         total: dict[str, int] = {}  # the task writes the run's step count here
         task = _mitigation_task(
-            _snapshot(self.project, [base]), base.id, request, self._data, audit_base, total
+            snapshot(self.project, [base]), base.id, request, self._data, audit_base, total
         )
         self._start("mitigation", request, text, task, total)
 
