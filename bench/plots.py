@@ -14,7 +14,7 @@ matrices. Then, ``--redraws`` times each (after 3 untimed warm-ups):
 
 ``viewport().repaint()`` of each timed ``PlotWidget`` paints synchronously, so the timed span
 is the full redraw. The step histories are drawn from their min/max pyramids
-(``widgets.training_plots.PeakPyramid``): an append extends the pyramid and hands the curve
+(``widgets.training.plots.PeakPyramid``): an append extends the pyramid and hands the curve
 only the blocks that fit the plot's width; a zoom re-slices the pyramid for the new range;
 the views follow the data with rounded limits. Timed targets: the step-loss ``PlotWidget``
 alone, and the whole ``TrainingPlots`` (all six plots, which is what the GUI redraws while
@@ -47,7 +47,7 @@ import pyqtgraph as pg  # noqa: E402
 from PySide6.QtCore import QEvent, QObject  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from widgets.training_plots import TrainingPlots  # noqa: E402
+from widgets.training.plots import TrainingPlots  # noqa: E402
 
 BUDGET_MS = 16.0
 BIG, BASE = 1_000_000, 1_000

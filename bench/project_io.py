@@ -18,7 +18,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engines.graph import Graph  # noqa: E402
-from workbench.project import Project, Run, load_project, save_project  # noqa: E402
+from workbench.core.project import Project, Run, load_project, save_project  # noqa: E402
 
 # input 1000 -> 2000 -> 2000 -> 2000 -> 10: 10,026,010 parameters.
 WIDTHS = [1000, 2000, 2000, 2000, 10]

@@ -157,7 +157,7 @@ if mode == "bare":
     app.exec()
 else:
     import runpy
-    import workbench.app as wa   # imported by run_app anyway; here only to time open_initial
+    import workbench.gui.app as wa   # imported by run_app anyway; here only to time open_initial
     _orig_open_initial = wa.MainWindow.open_initial
     def _timed_open_initial(self, *a, **k):
         out["open_initial_start_s"] = time.perf_counter() - T0

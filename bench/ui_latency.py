@@ -50,7 +50,7 @@ from PySide6.QtCore import QEvent, QEventLoop, QObject, Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 import workbench  # noqa: E402
-from workbench.app import MainWindow  # noqa: E402
+from workbench.gui.app import MainWindow  # noqa: E402
 
 INTERVAL_MS = 5
 P99_BUDGET_MS = 25.0

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engines.graph import GraphError
+from engines.errors import GraphError, LayerProblem
 
 __all__ = [
     "LAYERS",
@@ -29,17 +29,6 @@ __all__ = [
 # and its keyword arguments. Building and exporting to source both read the same recipe, so
 # the exported model cannot drift from the built one.
 Recipe = tuple[str, dict[str, Any]]
-
-
-class LayerProblem(ValueError):
-    """A layer cannot accept its inputs or parameters; the message is in the user's words.
-
-    ``kind`` is ``"shape"`` or ``"param"``, as in :class:`engines.shapes.Problem`.
-    """
-
-    def __init__(self, message: str, kind: str = "shape") -> None:
-        super().__init__(message)
-        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -187,7 +176,6 @@ def register(spec: LayerSpec) -> LayerSpec:
 
 
 def get_layer(layer_id: str) -> LayerSpec:
-    _ensure_loaded()
     try:
         return LAYERS[layer_id]
     except KeyError:
@@ -195,8 +183,3 @@ def get_layer(layer_id: str) -> LayerSpec:
             f"Unknown layer type {layer_id!r}: it is not in the layer catalog."
         ) from None
 
-
-def _ensure_loaded() -> None:
-    # The layer definitions live in engines.layers, which registers them on import.
-    if not LAYERS:
-        import engines.layers  # noqa: F401

@@ -12,13 +12,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from engines.catalog import get_layer
+from engines.errors import GraphError
+
 __all__ = ["Edge", "Graph", "GraphError", "Node"]
 
 _ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-
-
-class GraphError(ValueError):
-    """A graph edit or a serialised graph is not acceptable; the message says why."""
 
 
 @dataclass
@@ -69,8 +68,6 @@ class Graph:
         position: tuple[float, float] = (0.0, 0.0),
     ) -> Node:
         """Add a node of a catalog layer type; missing parameters take their defaults."""
-        from engines.catalog import get_layer
-
         spec = get_layer(type)  # raises GraphError for an unknown id
         node_id = id if id is not None else self.fresh_id(type)
         if not _ID_RE.match(node_id):
@@ -104,8 +101,6 @@ class Graph:
         refused here; shape problems and cycles are reported by validation instead, so the
         user can finish an edit sequence that passes through an invalid state.
         """
-        from engines.catalog import get_layer
-
         s, d = self.node(src), self.node(dst)
         if src == dst:
             raise GraphError(f"Node {src!r} cannot be connected to itself.")
@@ -188,8 +183,6 @@ class Graph:
         unknown layer id, an unknown parameter, duplicate ids or an edge to a missing node.
         Layer types resolve only through the catalog registry: nothing is imported by name.
         """
-        from engines.catalog import get_layer
-
         if not isinstance(data, dict):
             raise GraphError("The graph must be a JSON object with 'nodes' and 'edges'.")
         nodes, edges = data.get("nodes"), data.get("edges")

@@ -57,7 +57,7 @@ def main() -> int:
     # a throw-away settings file, so the shots never depend on a remembered layout
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp())
-    from workbench.app import MainWindow
+    from workbench.gui.app import MainWindow
 
     w = MainWindow()
     w.resize(1600, 1000)
@@ -95,7 +95,7 @@ def main() -> int:
 
     # images: a LeNet-5 trained briefly on digits, explained three ways
     from engines.data import builtin_spec
-    from workbench.session import create_project, train_run
+    from workbench.core.session import create_project, train_run
 
     digits = create_project("lenet5", builtin_spec("digits"), seed=0)
     train_run(digits, overrides={"epochs": 4})

@@ -27,7 +27,7 @@ def make_main_window(qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from workbench.app import MainWindow
+    from workbench.gui.app import MainWindow
 
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(

@@ -119,7 +119,7 @@ def test_any_choice_of_nodes_matches_the_manual_forward(lenet, picks, seed) -> N
 # ---------------------------------------------------------------------- the view
 @pytest.mark.gui
 def test_view_draws_feature_maps_vectors_and_sequences(qtbot) -> None:
-    from widgets.activations import MAX_MAPS, ActivationView
+    from widgets.activations.view import MAX_MAPS, ActivationView
 
     view = ActivationView()
     qtbot.addWidget(view)
@@ -153,7 +153,7 @@ def test_view_draws_feature_maps_vectors_and_sequences(qtbot) -> None:
 
 @pytest.mark.gui
 def test_sample_chooser_and_random_button(qtbot) -> None:
-    from widgets.activations import ActivationView
+    from widgets.activations.view import ActivationView
 
     view = ActivationView()
     qtbot.addWidget(view)
@@ -174,7 +174,7 @@ def test_sample_chooser_and_random_button(qtbot) -> None:
 @pytest.mark.gui
 def test_selecting_a_conv_node_of_a_trained_lenet_shows_its_maps(make_main_window, qtbot) -> None:
     from engines.data import builtin_spec
-    from workbench.session import create_project, load_data, model_for
+    from workbench.core.session import create_project, load_data, model_for
 
     w = make_main_window()
     w.show()

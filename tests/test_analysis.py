@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engines.data import builtin_spec
-from workbench.analysis import (
+from workbench.cli import main
+from workbench.core.analysis import (
     audit_run,
     explain_run,
     explanation_analysis,
@@ -20,9 +21,14 @@ from workbench.analysis import (
     mitigate_run,
     parse_samples,
 )
-from workbench.cli import main
-from workbench.project import load_project, save_project
-from workbench.session import WorkbenchError, create_project, load_data, predict_rows, train_run
+from workbench.core.project import load_project, save_project
+from workbench.core.session import (
+    WorkbenchError,
+    create_project,
+    load_data,
+    predict_rows,
+    train_run,
+)
 
 
 @pytest.fixture(scope="module")
@@ -244,7 +250,7 @@ def test_cli_explain_fairness_mitigate(tmp_path: Path, capsys) -> None:
     assert code == 0, err
     doc = json.loads(out)
     # the age bands are fitted on the training split, whichever split is audited
-    from workbench.analysis import band_edges
+    from workbench.core.analysis import band_edges
 
     assert doc["band_edges"]["age"] == band_edges(load_data(load_project(proj)), ["age"])["age"]
 
@@ -263,8 +269,8 @@ def test_cli_explain_fairness_mitigate(tmp_path: Path, capsys) -> None:
 # ------------------------------------------------------------------------- live, per epoch
 def test_live_callbacks_explain_and_measure_every_epoch(credit) -> None:
     from engines.fairness import point_metrics
-    from workbench.analysis import live_callbacks
-    from workbench.session import model_for
+    from workbench.core.analysis import live_callbacks
+    from workbench.core.session import model_for
 
     project, data = credit
     rows = [int(r) for r in data.row_ids[data.splits["test"][:2]]]
@@ -293,7 +299,7 @@ def test_live_callbacks_explain_and_measure_every_epoch(credit) -> None:
 
 
 def test_live_explanation_failure_is_reported_once_and_training_goes_on(credit) -> None:
-    from workbench.analysis import live_callbacks
+    from workbench.core.analysis import live_callbacks
 
     project, data = credit
     rows = [int(data.row_ids[data.splits["test"][0]])]
@@ -306,7 +312,7 @@ def test_live_explanation_failure_is_reported_once_and_training_goes_on(credit) 
 
 
 def test_pinning_a_stochastic_method_does_not_change_the_training(credit) -> None:
-    from workbench.analysis import live_callbacks
+    from workbench.core.analysis import live_callbacks
 
     project, data = credit
     rows = [int(r) for r in data.row_ids[data.splits["test"][:2]]]

@@ -142,15 +142,15 @@ def test_the_demo_loads_while_the_window_stays_responsive(make_main_window, qtbo
 
     from PySide6.QtCore import QTimer
 
-    import workbench.demo
+    import workbench.core.demo
 
-    build = workbench.demo.demo_project
+    build = workbench.core.demo.demo_project
 
     def slow_build():  # as slow as a first start, when torch and scikit-learn are imported
         time.sleep(0.5)
         return build()
 
-    monkeypatch.setattr(workbench.demo, "demo_project", slow_build)
+    monkeypatch.setattr(workbench.core.demo, "demo_project", slow_build)
     w = make_main_window()
     w.show()
     ticks = []

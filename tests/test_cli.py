@@ -118,8 +118,8 @@ def test_export_writes_model_and_input_spec(
 
         import torch
 
-        from workbench.project import load_project
-        from workbench.session import load_data, model_for
+        from workbench.core.project import load_project
+        from workbench.core.session import load_data, model_for
 
         module_spec = importlib.util.spec_from_file_location("exported_m", out)
         assert module_spec and module_spec.loader

@@ -14,14 +14,14 @@ from hypothesis import strategies as st
 from engines.data import DataSpec, builtin_spec, list_datasets, prepare, read_frame
 from engines.shapes import analyse
 from engines.templates import make_template
-from widgets.data_panel import DataPanel
-from workbench.data_controller import (
-    DataController,
+from widgets.data.panel import DataPanel
+from workbench.core.data_choice import (
     fit_graph_to_data,
     read_choice,
     source_for_path,
     spec_with_options,
 )
+from workbench.gui.data_panel import DataController
 
 pytestmark = pytest.mark.gui
 

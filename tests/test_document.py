@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from engines.catalog import get_layer
 from engines.graph import Edge, Graph, GraphError
-from workbench.document import Fix, ProjectDocument
-from workbench.project import Project, Run
+from workbench.core.project import Project, Run
+from workbench.gui.document import Fix, ProjectDocument
 
 
 class Recorder:

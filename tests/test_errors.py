@@ -10,8 +10,8 @@ import pytest
 from PySide6.QtCore import QTimer, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 
-from workbench.errors import LOG_NAME, logger, setup_logging
-from workbench.project import recovery_path
+from workbench.core.project import recovery_path
+from workbench.gui.errors import LOG_NAME, logger, setup_logging
 
 pytestmark = [pytest.mark.gui, pytest.mark.qt_no_exception_capture]
 

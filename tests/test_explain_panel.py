@@ -10,15 +10,15 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from widgets.attribution_common import ERROR
-from widgets.attribution_image import display_map
+from widgets.explain.common import ERROR
+from widgets.explain.image import display_map
 
 pytestmark = pytest.mark.gui
 
 
 # ------------------------------------------------------------------------------ headless
 def test_source_values_undo_the_preprocessing_by_hand() -> None:
-    from workbench.explain_panel import source_values
+    from workbench.gui.explain_panel import source_values
 
     preprocessing = {
         "columns": [
@@ -41,8 +41,8 @@ def test_source_values_undo_the_preprocessing_by_hand() -> None:
 def _trained_file(folder: Path, template: str, dataset: str) -> Path:
     """A project with one short run (one epoch, large batches), saved once per module."""
     from engines.data import builtin_spec
-    from workbench.project import save_project
-    from workbench.session import create_project, train_run
+    from workbench.core.project import save_project
+    from workbench.core.session import create_project, train_run
 
     project = create_project(template, builtin_spec(dataset))
     train_run(project, overrides={"epochs": 1, "batch_size": 256})
@@ -62,7 +62,7 @@ def credit_file(tmp_path_factory) -> Path:
 
 
 def _window(make_main_window, path: Path):
-    from workbench.project import load_project
+    from workbench.core.project import load_project
 
     w = make_main_window()
     w.set_project(load_project(path), path)
@@ -70,7 +70,7 @@ def _window(make_main_window, path: Path):
 
 
 def _test_rows(project, n: int) -> list[int]:
-    from workbench.session import load_data
+    from workbench.core.session import load_data
 
     data = load_data(project)
     return [int(r) for r in data.row_ids[data.splits["test"]][:n]]
@@ -93,10 +93,10 @@ def _is_red(panel) -> bool:
 
 
 class _Spy:
-    """Counts calls of workbench.analysis.explain_run (and sees cancellation)."""
+    """Counts calls of workbench.core.analysis.explain_run (and sees cancellation)."""
 
     def __init__(self, monkeypatch) -> None:
-        from workbench import analysis
+        from workbench.core import analysis
 
         self.real = analysis.explain_run
         self.calls: list[str] = []
@@ -117,7 +117,7 @@ class _Spy:
 
 # --------------------------------------------------------------------------------- images
 def test_digits_maps_in_the_grid_equal_explain_run(make_main_window, qtbot, digits_file, tmp_path) -> None:
-    from workbench.analysis import explain_run
+    from workbench.core.analysis import explain_run
 
     w, panel = _window(make_main_window, digits_file)
     assert panel.kind == "image"
@@ -156,7 +156,7 @@ def test_digits_maps_in_the_grid_equal_explain_run(make_main_window, qtbot, digi
 
 def test_checks_match_the_engine(make_main_window, qtbot, digits_file) -> None:
     from engines import explain as ex
-    from workbench.session import load_data, model_for
+    from workbench.core.session import load_data, model_for
 
     w, panel = _window(make_main_window, digits_file)
     rows = _test_rows(w.project, 3)
@@ -188,7 +188,7 @@ def test_checks_match_the_engine(make_main_window, qtbot, digits_file) -> None:
 def test_credit_shapley_adds_up_to_the_output_change(make_main_window, qtbot, credit_file) -> None:
     import torch
 
-    from workbench.session import load_data, model_for
+    from workbench.core.session import load_data, model_for
 
     w, panel = _window(make_main_window, credit_file)
     assert panel.kind == "table"
@@ -316,7 +316,7 @@ def test_save_reopen_shows_them_without_recomputing_and_undo_removes(
 
 # ------------------------------------------------------------------------------ live / pin
 def _payloads(project, rows, epoch_scale):
-    from workbench.analysis import explain_run
+    from workbench.core.analysis import explain_run
 
     out = []
     for method in ("saliency", "ig"):
@@ -372,8 +372,8 @@ def test_pinned_run_gets_its_live_explanations_in_one_step(make_main_window, qtb
     assert panel.epochs() == [1, 2] and panel.slot_label.text() == "live · after epoch 2"
     new = SimpleNamespace(**{f: getattr(old, f) for f in ("config", "history", "metrics",
                                                           "weights", "data_fingerprint")})
-    from workbench.project import Run
-    from workbench.session import TrainOutcome
+    from workbench.core.project import Run
+    from workbench.core.session import TrainOutcome
 
     trained = Run(id=Run.new_id(), name="run 2", **vars(new))
     w.worker.finished.emit(TrainOutcome(run=trained, status="completed", message=""))

@@ -17,8 +17,8 @@ pytestmark = pytest.mark.gui
 def _trained_file(folder: Path, dataset: str) -> Path:
     """An MLP project with one short run (one epoch, large batches), saved once per module."""
     from engines.data import builtin_spec
-    from workbench.project import save_project
-    from workbench.session import create_project, train_run
+    from workbench.core.project import save_project
+    from workbench.core.session import create_project, train_run
 
     project = create_project("mlp", builtin_spec(dataset), seed=0)
     train_run(project, overrides={"epochs": 1, "batch_size": 256}, name="baseline")
@@ -39,7 +39,7 @@ def iris_file(tmp_path_factory) -> Path:
 
 def _window(make_main_window, qtbot, path: Path):
     """The window on a saved project, once the dock has read the data's columns."""
-    from workbench.project import load_project
+    from workbench.core.project import load_project
 
     w = make_main_window()
     w.set_project(load_project(path), path)
@@ -77,10 +77,10 @@ def _fmt(value: float, interval) -> str:
 
 
 class _Spy:
-    """Counts calls of workbench.analysis.audit_run."""
+    """Counts calls of workbench.core.analysis.audit_run."""
 
     def __init__(self, monkeypatch) -> None:
-        from workbench import analysis
+        from workbench.core import analysis
 
         self.real = analysis.audit_run
         self.calls = 0
@@ -95,7 +95,7 @@ class _Spy:
 
 # -------------------------------------------------------------------------------- audits
 def test_audit_shows_what_audit_run_computes(make_main_window, qtbot, credit_file) -> None:
-    from workbench.analysis import audit_run
+    from workbench.core.analysis import audit_run
 
     w, dock = _window(make_main_window, qtbot, credit_file)
     assert dock.facts.sensitive == ["sex", "age"]
@@ -185,7 +185,7 @@ def test_bad_requests_are_messages(make_main_window, qtbot, iris_file, credit_fi
 def test_threshold_optimizer_makes_a_run_compared_with_the_baseline(
     make_main_window, qtbot, credit_file
 ) -> None:
-    from workbench.analysis import audit_run
+    from workbench.core.analysis import audit_run
 
     w, dock = _window(make_main_window, qtbot, credit_file)
     base = w.project.active()
@@ -230,7 +230,7 @@ def test_threshold_optimizer_makes_a_run_compared_with_the_baseline(
 def test_training_mitigation_reports_progress_and_can_be_cancelled(
     make_main_window, qtbot, credit_file, monkeypatch
 ) -> None:
-    from workbench import fairness_panel
+    from workbench.gui import fairness_panel
 
     w, dock = _window(make_main_window, qtbot, credit_file)
     # a mitigation trains with its base run's settings: make that run long enough to cancel
@@ -323,8 +323,8 @@ def _point_metrics(seed: int, data, threshold: float = 0.5) -> dict:
 def test_live_metrics_append_to_the_curves_and_are_kept(
     make_main_window, qtbot, credit_file
 ) -> None:
-    from workbench.project import Run
-    from workbench.session import load_data
+    from workbench.core.project import Run
+    from workbench.core.session import load_data
 
     w, dock = _window(make_main_window, qtbot, credit_file)
     data = load_data(w.project)

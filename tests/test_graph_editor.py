@@ -25,9 +25,9 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QApplication
 
 from engines.graph import Edge
-from widgets.graph_view import GraphView, ProblemsPanel
-from widgets.palette import LAYER_MIME_TYPE
-from workbench.canvas import GRAPH_MIME_TYPE
+from widgets.graph.canvas import GraphView, ProblemsPanel
+from widgets.graph.palette import LAYER_MIME_TYPE
+from workbench.gui.canvas import GRAPH_MIME_TYPE
 
 LEFT, NONE = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
 
@@ -263,7 +263,7 @@ def test_dragging_a_connection_off_an_input_moves_or_removes_it(make_main_window
 @pytest.mark.gui
 def test_an_injected_shape_error_is_fixed_through_the_offered_fix(make_main_window, qtbot) -> None:
     from engines.templates import make_template
-    from workbench.project import Project
+    from workbench.core.project import Project
 
     graph = make_template("lenet5", (1, 8, 8), 10)
     graph.set_param("fc1", "in_features", 64)  # so a missing Flatten is a shape error
@@ -384,7 +384,7 @@ def test_copy_paste_and_duplicate(make_main_window, qtbot) -> None:
     assert set(view.node_items) == set(graph.nodes)
     # the clipboard is JSON text: another window pastes it
     other = make_main_window()
-    other.set_project(__import__("workbench.demo", fromlist=["demo_project"]).demo_project(), None)
+    other.set_project(__import__("workbench.core.demo", fromlist=["demo_project"]).demo_project(), None)
     before = len(other.project.graph.nodes)
     assert len(other.canvas.paste()) == 3 and len(other.project.graph.nodes) == before + 3
     # text that is not layers pastes nothing and says so
@@ -444,7 +444,7 @@ def test_a_drag_of_several_nodes_is_one_undo_step(make_main_window, qtbot) -> No
 @pytest.mark.gui
 def test_arrange_nodes_is_one_step_without_overlaps(make_main_window, qtbot) -> None:
     from engines.templates import make_template
-    from workbench.project import Project
+    from workbench.core.project import Project
 
     graph = make_template("resnet", (1, 8, 8), 10)
     w = _loaded(make_main_window, qtbot, Project.new("resnet", graph))
@@ -639,9 +639,9 @@ def test_problems_panel_rows_and_fix_button(qtbot) -> None:
 @pytest.mark.gui
 def test_a_removed_connection_is_an_edge_of_the_document_not_of_the_scene(qtbot) -> None:
     # the controller reads the document, never the items: a view edited by hand is redrawn
-    from workbench.canvas import CanvasController
-    from workbench.demo import demo_project
-    from workbench.document import ProjectDocument
+    from workbench.core.demo import demo_project
+    from workbench.gui.canvas import CanvasController
+    from workbench.gui.document import ProjectDocument
 
     view = GraphView()
     qtbot.addWidget(view)
@@ -690,8 +690,8 @@ def test_a_skip_connection_detours_round_the_layers_in_its_way(qtbot) -> None:
 @given(st.data())
 def test_removing_any_nodes_and_connections_undoes_to_the_same_order(data) -> None:
     from engines.templates import make_template
-    from workbench.document import ProjectDocument
-    from workbench.project import Project
+    from workbench.core.project import Project
+    from workbench.gui.document import ProjectDocument
 
     doc = ProjectDocument(Project.new("t", make_template("resnet", (1, 8, 8), 10)))
     start = doc.graph.to_dict()
@@ -713,8 +713,8 @@ def test_removing_any_nodes_and_connections_undoes_to_the_same_order(data) -> No
 
 def test_reconnect_disconnect_all_and_arrange_are_single_steps() -> None:
     from engines.templates import make_template
-    from workbench.document import ProjectDocument
-    from workbench.project import Project
+    from workbench.core.project import Project
+    from workbench.gui.document import ProjectDocument
 
     doc = ProjectDocument(Project.new("t", make_template("mlp", (4,), 2)))
     start = doc.graph.to_dict()

@@ -11,8 +11,8 @@ import pytest
 @pytest.fixture(scope="module")
 def credit_file(tmp_path_factory) -> Path:
     from engines.data import builtin_spec
-    from workbench.project import save_project
-    from workbench.session import create_project, train_run
+    from workbench.core.project import save_project
+    from workbench.core.session import create_project, train_run
 
     project = create_project("mlp", builtin_spec("german_credit"), seed=0)
     train_run(project, overrides={"epochs": 1, "batch_size": 256}, name="baseline")
@@ -23,9 +23,9 @@ def credit_file(tmp_path_factory) -> Path:
 
 def test_training_sends_pinned_explanations_and_fairness_each_epoch(make_main_window, qtbot,
                                                                     credit_file) -> None:
-    from workbench.analysis import explain_run
-    from workbench.project import load_project
-    from workbench.session import load_data, model_for
+    from workbench.core.analysis import explain_run
+    from workbench.core.project import load_project
+    from workbench.core.session import load_data, model_for
 
     w = make_main_window()
     w.set_project(load_project(credit_file), credit_file)

@@ -24,11 +24,11 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import workbench.project as wp
+import workbench.core.project as wp
 from engines.graph import Graph
 from workbench import __version__
-from workbench.migrations import SCHEMA_VERSION, MigrationError, migrate
-from workbench.project import (
+from workbench.core.migrations import SCHEMA_VERSION, MigrationError, migrate
+from workbench.core.project import (
     FORMAT,
     Project,
     ProjectFileError,
@@ -700,7 +700,7 @@ def test_loading_never_unpickles(
 CHILD = r"""
 import os, sys, time, zipfile
 import torch
-from workbench.project import Project, Run, save_project
+from workbench.core.project import Project, Run, save_project
 from engines.graph import Graph
 
 target, slow = sys.argv[1], sys.argv[2] == "slow"
@@ -1031,7 +1031,7 @@ def test_random_entry_contents_raise_only_project_file_error(blob: bytes) -> Non
 
 # ------------------------------------------------------------------------------ analyses
 def _with_analyses(p: Project) -> Project:
-    from workbench.project import Analysis
+    from workbench.core.project import Analysis
 
     run = p.runs[0]
     maps = np.arange(2 * 1 * 4 * 4, dtype=np.float64).reshape(2, 1, 4, 4) / 7.0
@@ -1065,7 +1065,7 @@ def test_analyses_round_trip_with_their_arrays(tmp_path: Path) -> None:
 
 
 def test_analysis_with_non_numeric_array_is_not_saved_and_old_file_kept(tmp_path: Path) -> None:
-    from workbench.project import Analysis
+    from workbench.core.project import Analysis
 
     path = tmp_path / "a.wbproj"
     save_project(make_project(), path)
@@ -1080,7 +1080,7 @@ def test_analysis_with_non_numeric_array_is_not_saved_and_old_file_kept(tmp_path
 
 
 def test_analysis_kind_and_id_are_checked() -> None:
-    from workbench.project import Analysis
+    from workbench.core.project import Analysis
 
     run = make_run()
     with pytest.raises(ValueError, match="kind 'chart'"):

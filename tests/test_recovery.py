@@ -11,7 +11,7 @@ import pytest
 import torch
 from PySide6.QtWidgets import QMessageBox
 
-from workbench.project import list_recoveries, recovery_path
+from workbench.core.project import list_recoveries, recovery_path
 
 pytestmark = pytest.mark.gui
 
@@ -37,7 +37,7 @@ def _autosave(qtbot, window) -> Path:
 def test_autosave_crash_and_restore_bring_graph_and_runs_back(
     make_main_window, qtbot, monkeypatch
 ) -> None:
-    import workbench.recovery as recovery
+    import workbench.gui.recovery as recovery
 
     writers: list[threading.Thread] = []
     real_autosave = recovery.autosave
@@ -105,7 +105,7 @@ def test_restore_targets_the_original_file(make_main_window, qtbot, tmp_path: Pa
     # Save writes to the original file and the recovery file goes
     assert other.save()
     assert not other.dirty and not written.exists()
-    from workbench.project import load_project
+    from workbench.core.project import load_project
 
     assert load_project(path).graph.nodes["fc1"].params["out_features"] == 48
 
@@ -143,7 +143,7 @@ def test_edits_and_the_timer_trigger_autosaves(make_main_window, qtbot) -> None:
     w.recovery._timer.setInterval(50)
     with qtbot.waitSignal(w.recovery.autosaved, timeout=30_000):
         pass
-    from workbench.project import load_project
+    from workbench.core.project import load_project
 
     assert load_project(recovery_path(None)).graph.nodes["fc1"].params["out_features"] == 43
 

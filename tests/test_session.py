@@ -10,8 +10,8 @@ import torch
 
 from engines.data import builtin_spec, list_datasets
 from engines.templates import TEMPLATES
-from workbench.project import load_project, save_project
-from workbench.session import (
+from workbench.core.project import load_project, save_project
+from workbench.core.session import (
     WorkbenchError,
     create_project,
     evaluate_run,

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from workbench.tasks import TaskRunner
+from workbench.gui.tasks import TaskRunner
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QWidget
 
-from workbench.theme import DARK, LIGHT, SETTINGS_KEY
+from workbench.gui.theme import DARK, LIGHT, SETTINGS_KEY
 
 pytestmark = pytest.mark.gui
 

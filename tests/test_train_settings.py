@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from PySide6.QtWidgets import QCheckBox, QComboBox
 
 from engines.training import EPOCH_METRICS, ConfigError, TrainConfig
-from widgets.train_settings import FIELDS, NumberEdit, TrainSettings, check_number, parse_setting
+from widgets.training.settings import FIELDS, NumberEdit, TrainSettings, check_number, parse_setting
 
 pytestmark = pytest.mark.gui
 
@@ -264,7 +264,7 @@ def test_schedule_and_early_stopping_reach_the_run(make_main_window, qtbot) -> N
 
 
 def test_undo_of_a_setting_and_reset_to_template(make_main_window, qtbot) -> None:
-    from workbench.session import default_train_config
+    from workbench.core.session import default_train_config
 
     w = _open_demo(make_main_window, qtbot)
     form = w.train_settings

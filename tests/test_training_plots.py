@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from widgets.training_plots import (
+from widgets.training.plots import (
     MAX_DEFAULT_LAYERS,
     MAX_LABELLED_CLASSES,
     REDRAW_HZ,

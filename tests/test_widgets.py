@@ -11,8 +11,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSpinBox
 
 from engines.catalog import ParamSpec
-from widgets.inspector import PLACEHOLDER, Inspector
-from widgets.palette import LAYER_MIME_TYPE, LayerPalette
+from widgets.graph.inspector import PLACEHOLDER, Inspector
+from widgets.graph.palette import LAYER_MIME_TYPE, LayerPalette
 
 pytestmark = pytest.mark.gui
 

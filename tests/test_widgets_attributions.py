@@ -15,15 +15,15 @@ from hypothesis.extra import numpy as hnp
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
-from widgets.attribution_common import DIVERGING, FEATURE_VALUE
-from widgets.attribution_tabular import swarm_offsets
-from widgets.attributions import (
+from widgets.explain.common import DIVERGING, FEATURE_VALUE
+from widgets.explain.panel import (
     EpochSlider,
     ExplainControls,
     ImageAttributionGrid,
     TabularAttributionView,
     parse_sample_ids,
 )
+from widgets.explain.tabular import swarm_offsets
 
 pytestmark = pytest.mark.gui
 

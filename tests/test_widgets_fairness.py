@@ -16,7 +16,8 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication
 
-from widgets.fairness import (
+from widgets.fairness.controls import NO_COLUMN_HINT, NO_OUTCOME_HINT
+from widgets.fairness.panel import (
     FairnessControls,
     FairnessPanel,
     GroupBars,
@@ -25,8 +26,7 @@ from widgets.fairness import (
     RunComparison,
     ThresholdExplorer,
 )
-from widgets.fairness_controls import NO_COLUMN_HINT, NO_OUTCOME_HINT
-from widgets.fairness_report import METRICS, read_report
+from widgets.fairness.report import METRICS, read_report
 
 gui = pytest.mark.gui
 
@@ -313,7 +313,7 @@ def test_table_csv_round_trips(table: GroupTable, tmp_path: Path) -> None:
 
 @gui
 def test_png_and_svg_exports_are_real_pictures(qtbot, tmp_path: Path) -> None:
-    from widgets.fairness_samples import sample_history, sample_runs, sample_sweep
+    from widgets.fairness.samples import sample_history, sample_runs, sample_sweep
 
     views = []
     for cls, fill in (
@@ -546,7 +546,7 @@ def test_live_history_and_its_csv(qtbot, tmp_path: Path) -> None:
 # ---------------------------------------------------------------- runs compared
 @gui
 def test_runs_show_both_intervals_and_a_click_selects(qtbot) -> None:
-    from widgets.fairness_samples import sample_runs
+    from widgets.fairness.samples import sample_runs
 
     runs = sample_runs()
     w = RunComparison()
@@ -814,7 +814,7 @@ def test_any_sweep_or_run_list_never_raises(
 
 
 def test_formatting_and_four_fifths_are_read_in_one_place() -> None:
-    from widgets.fairness_report import format_with_interval, four_fifths_passes
+    from widgets.fairness.report import format_with_interval, four_fifths_passes
 
     assert format_with_interval(0.41234, (0.38114, 0.44036)) == "0.412 [0.381, 0.440]"
     assert format_with_interval(None, (0.1, 0.2)) == "—"

@@ -12,8 +12,8 @@ import torch
 from PySide6.QtWidgets import QApplication
 
 from engines.data import builtin_spec
-from workbench.session import create_project, train_run
-from workbench.workers import TrainingWorker
+from workbench.core.session import create_project, train_run
+from workbench.gui.workers import TrainingWorker
 
 pytestmark = pytest.mark.gui
 
@@ -185,7 +185,7 @@ def test_shutdown_stops_a_run_delivers_it_and_ends_the_process(qtbot, project) -
 def test_a_background_task_reports_on_the_gui_thread(qtbot) -> None:
     import threading
 
-    from workbench.workers import BackgroundTask
+    from workbench.gui.workers import BackgroundTask
 
     ran_on = []
 

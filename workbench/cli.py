@@ -61,7 +61,7 @@ def _error(message: object) -> None:
 
 
 def _load(path: str) -> Any:
-    from workbench.project import load_project
+    from workbench.core.project import load_project
 
     p = Path(path)
     if not p.exists():
@@ -70,7 +70,7 @@ def _load(path: str) -> Any:
 
 
 def _save(project: Any, path: str | Path) -> None:
-    from workbench.project import save_project
+    from workbench.core.project import save_project
 
     save_project(project, Path(path))
 
@@ -195,7 +195,7 @@ def _data_spec_from_args(args: argparse.Namespace) -> Any:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    from workbench.session import create_project
+    from workbench.core.session import create_project
 
     out = Path(args.output)
     if out.exists() and not args.force:
@@ -213,7 +213,7 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from workbench.session import load_data, train_run
+    from workbench.core.session import load_data, train_run
 
     project = _load(args.project)
     data = load_data(project)
@@ -294,7 +294,7 @@ class _TerminalProgress:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from workbench.session import evaluate_run
+    from workbench.core.session import evaluate_run
 
     project = _load(args.project)
     result = evaluate_run(project, split=args.split, run_id=args.run)
@@ -313,7 +313,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from workbench.session import predict_rows
+    from workbench.core.session import predict_rows
 
     project = _load(args.project)
     frame = predict_rows(project, split=args.split, run_id=args.run)
@@ -334,7 +334,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from workbench.session import export_run
+    from workbench.core.session import export_run
 
     project = _load(args.project)
     written = export_run(project, args.format, args.output, run_id=args.run)
@@ -359,7 +359,7 @@ def _probability(text: str) -> float:
 def cmd_explain(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from workbench.analysis import explain_run, explanation_analysis, explanation_rows
+    from workbench.core.analysis import explain_run, explanation_analysis, explanation_rows
 
     if args.output and not Path(args.output).parent.exists():
         raise CliError(f"The folder {str(Path(args.output).parent)!r} does not exist.")
@@ -454,7 +454,7 @@ class _ProgressLine:
 
 
 def cmd_fairness(args: argparse.Namespace) -> int:
-    from workbench.analysis import audit_run, fairness_analysis
+    from workbench.core.analysis import audit_run, fairness_analysis
 
     project = _load(args.project)
     outcome = audit_run(
@@ -524,7 +524,7 @@ def _value_with_ci(v: Any, ci: Any, sep: str = ",") -> str:
 
 
 def cmd_mitigate(args: argparse.Namespace) -> int:
-    from workbench.analysis import mitigate_run
+    from workbench.core.analysis import mitigate_run
 
     project = _load(args.project)
     run = mitigate_run(
@@ -773,8 +773,8 @@ def main(argv: list[str] | None = None) -> int:
 def _known_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = []
     for mod, name in (
-        ("workbench.project", "ProjectFileError"),
-        ("workbench.session", "WorkbenchError"),
+        ("workbench.core.project", "ProjectFileError"),
+        ("workbench.core.session", "WorkbenchError"),
         ("engines.data", "DataError"),
         ("engines.graph", "GraphError"),
         ("engines.training", "ConfigError"),

@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--demo", action="store_true", help="open the built-in demo project")
     parser.add_argument("--version", action="version", version=f"Model Workbench {workbench.__version__}")
     args = parser.parse_args(argv)
-    from workbench.app import run_app
+    from workbench.gui.app import run_app
 
     return run_app(project_path=args.project, demo=args.demo)
 

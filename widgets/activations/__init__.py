@@ -1,0 +1,1 @@
+"""Looking inside a network: what one layer outputs for one sample."""

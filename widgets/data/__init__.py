@@ -1,0 +1,1 @@
+"""Data: choosing, importing and summarising a dataset."""

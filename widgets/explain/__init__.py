@@ -1,0 +1,1 @@
+"""Explanations: attribution maps and charts, their controls, epoch slider and quality checks."""

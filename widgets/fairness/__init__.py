@@ -1,0 +1,1 @@
+"""Fairness: group table, bars with intervals, live curves, threshold explorer and runs compared."""

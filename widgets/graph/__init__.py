@@ -1,0 +1,1 @@
+"""The network graph: the editor canvas, the layer palette and the parameter inspector."""

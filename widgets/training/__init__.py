@@ -1,0 +1,1 @@
+"""Training: the settings form and the live training plots."""
