@@ -124,7 +124,13 @@ def test_audit_shows_what_audit_run_computes(make_main_window, qtbot, credit_fil
             interval = direct.report.intervals["sex"][group][metric]
             assert table.group_item(group, metric).text() == _fmt(values[metric], interval)
     dp = direct.report.differences["sex"]["dp_difference"]
-    assert table.difference_item("dp_difference").text() == _fmt(dp["value"], dp["ci"])
+    # two groups: the signed difference in the report's stated order, with its interval
+    signed = dp["signed"]
+    assert signed["order"] == ["female", "male"]
+    sign = "+" if signed["value"] > 0 else ""
+    assert table.difference_item("dp_difference").text() == (
+        f"female − male: {sign}{_fmt(signed['value'], signed['ci'])}"
+    )
 
     # the threshold explorer has the sweep of the same scores: at the audit's threshold its
     # selection rates are the audit's

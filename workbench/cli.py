@@ -493,12 +493,23 @@ def cmd_fairness(args: argparse.Namespace) -> int:
             if not isinstance(d, dict):
                 continue
             text = _value_with_ci(d.get("value"), d.get("ci"), sep=", ")
+            signed = d.get("signed")
+            if isinstance(signed, dict) and _number(signed.get("value")) is not None:
+                a, b = (signed.get("order") or ["?", "?"])[:2]
+                text = f"{a} − {b}: {_value_with_ci(signed.get('value'), signed.get('ci'), sep=', ')}"
+            p_value = _number(d.get("p_value"))
+            if p_value is not None:
+                text += f"  p = {p_value:.3f}" if p_value >= 0.001 else "  p < 0.001"
             if name == "di_ratio" and d.get("four_fifths_ok") is not None:
                 text += "  four-fifths rule: " + ("met" if d["four_fifths_ok"] else "NOT met")
             if d.get("reason"):
                 text += f"  ({d['reason']})"
             print(f"  {name:<22}{text}")
         print(f"  {'group sizes':<22}{sizes}")
+    if report.get("n_perm"):
+        print(f"\np: permutation test of no difference between groups ({report['n_perm']} shuffles "
+              "of the group labels); with two groups the difference is signed, in the order shown, "
+              "and its interval contains 0 when the groups do not differ.")
     for note in report.get("notes", []):
         print(f"note: {note}")
     return EXIT_OK

@@ -18,6 +18,7 @@ import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -25,16 +26,17 @@ import numpy as np
 from engines.fairness.bootstrap import resampled_cells
 from engines.fairness.counts import (
     DIFFERENCES,
-    FOUR_FIFTHS,
     METRICS,
     aggregate,
     cell_counts,
     difference_reasons,
     differences_from_metrics,
+    four_fifths_holds,
     metric_reasons,
     metrics_from_counts,
 )
 from engines.fairness.groups import FairnessError, SensitiveGroups, encode_sensitive
+from engines.fairness.permutation import permutation_pvalues
 from engines.fairness.report import FairnessReport, decode_floats, encode_floats
 
 __all__ = ["ThresholdSweep", "audit", "point_metrics", "prepare_outcomes", "threshold_sweep"]
@@ -191,15 +193,33 @@ def _group_notes(feature: str, labels: list[str], reasons: list[dict[str, str]],
     return out
 
 
+# the differences that get a signed value when a feature has exactly two groups, and the
+# group metric each is the difference of
+SIGNED = {"dp_difference": "selection_rate", "eop_difference": "tpr"}
+
+
+def _group_counts(gc: np.ndarray) -> np.ndarray:
+    """``(G, 4)`` whole-number counts (TN, FP, FN, TP) per group from ``(G, 2, 2, bins)``."""
+    return np.rint(np.asarray(gc, dtype=np.float64).sum(-1).reshape(gc.shape[0], 4)).astype(np.int64)
+
+
 def _differences_entry(
-    values: dict[str, np.ndarray], reasons: dict[str, dict[str, Any]], labels: list[str], sel: np.ndarray
+    values: dict[str, np.ndarray],
+    reasons: dict[str, dict[str, Any]],
+    labels: list[str],
+    metrics: dict[str, np.ndarray],
+    counts: np.ndarray,
 ) -> dict[str, dict[str, Any]]:
+    sel = metrics["selection_rate"]
     out: dict[str, dict[str, Any]] = {}
     for name in DIFFERENCES:
         v = float(values[name])
-        entry: dict[str, Any] = {"value": v, "ci": [math.nan, math.nan], **reasons[name]}
+        entry: dict[str, Any] = {"value": v, "ci": [math.nan, math.nan], "p_value": math.nan,
+                                 **reasons[name]}
         if name == "di_ratio":
-            entry["four_fifths_ok"] = None if math.isnan(v) else bool(v >= FOUR_FIFTHS)
+            # decided from the counts, exactly: a ratio of exactly 0.8 passes
+            selected = counts[:, 1] + counts[:, 3]
+            entry["four_fifths_ok"] = None if math.isnan(v) else four_fifths_holds(selected, counts.sum(1))
             defined = ~np.isnan(sel)
             if defined.sum() >= 2:
                 idx = np.flatnonzero(defined)
@@ -207,6 +227,10 @@ def _differences_entry(
                 entry["highest"] = labels[int(idx[np.argmax(sel[idx])])]
             else:
                 entry["lowest"] = entry["highest"] = None
+        if name in SIGNED and len(labels) == 2:
+            rates = metrics[SIGNED[name]]
+            signed = float(rates[0] - rates[1])  # NaN when either group's rate is undefined
+            entry["signed"] = {"order": list(labels), "value": signed, "ci": [math.nan, math.nan]}
         out[name] = entry
     return out
 
@@ -247,7 +271,7 @@ def _point_report(
         out_notes += _group_notes(feature, labels, why, has_scores)
         d = differences_from_metrics(m)
         dr = difference_reasons(m, labels)
-        differences[feature] = _differences_entry(d, dr, labels, m["selection_rate"])
+        differences[feature] = _differences_entry(d, dr, labels, m, _group_counts(gc))
         for name, entry in differences[feature].items():
             if math.isnan(entry["value"]):
                 out_notes.append(f"{feature}: {name} is undefined — {entry['reason']}.")
@@ -332,9 +356,46 @@ def _add_intervals(
                 table[g][metric] = [lo, hi]
         for name, entry in report.differences[feature].items():
             if not math.isnan(entry["value"]):
-                lo, hi = _nan_quantiles(stack(diff_s[feature], name), q)
-                entry["ci"] = [float(lo), float(hi)]
+                lo, hi = _bias_corrected(stack(diff_s[feature], name), entry["value"], confidence)
+                entry["ci"] = [lo, hi]
+            signed = entry.get("signed")
+            if signed is not None and not math.isnan(signed["value"]):
+                rates = stack(group_s[feature], SIGNED[name])
+                lo, hi = _nan_quantiles(rates[:, 0] - rates[:, 1], q)
+                signed["ci"] = [float(lo), float(hi)]
+    # "no difference between groups": the group labels shuffled over the rows, seeded apart
+    # from the bootstrap so that adding one never changes the other
+    rng = np.random.default_rng([seed, 1])
+    for feature, (n_groups, members) in layout.items():
+        counts = _group_counts(aggregate(cells, members, n_groups))
+        entries = report.differences[feature]
+        found = permutation_pvalues(counts, {n: e["value"] for n, e in entries.items()}, n_boot, rng)
+        for name, entry in entries.items():
+            entry["p_value"] = found[name]
     report.n_boot, report.confidence, report.seed = n_boot, confidence, seed
+    report.n_perm = n_boot
+
+
+def _bias_corrected(samples: np.ndarray, estimate: float, confidence: float) -> tuple[float, float]:
+    """Bias-corrected percentile interval (Efron's BC) of a bootstrap distribution.
+
+    A spread between groups (max − min, min / max) is biased away from "no difference": its
+    resamples sit mostly on one side of the estimate. BC moves the percentiles by
+    ``z0 = Φ⁻¹(share of resamples below the estimate)`` — ties counted half — so the interval
+    is centred on the estimate's own bias. With no bias (``z0 = 0``) it is the percentile
+    interval.
+    """
+    s = np.asarray(samples, dtype=np.float64)
+    s = s[~np.isnan(s)]
+    if len(s) == 0:
+        return math.nan, math.nan
+    share = float(np.count_nonzero(s < estimate) + 0.5 * np.count_nonzero(s == estimate)) / len(s)
+    below = min(max(share, 0.5 / len(s)), 1 - 0.5 / len(s))
+    normal = NormalDist()
+    z0 = normal.inv_cdf(below)
+    z = normal.inv_cdf((1 + confidence) / 2)
+    lo, hi = np.quantile(s, [normal.cdf(2 * z0 - z), normal.cdf(2 * z0 + z)])
+    return float(lo), float(hi)
 
 
 def _check_boot(n_boot: Any, confidence: Any, seed: Any) -> None:

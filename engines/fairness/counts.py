@@ -15,6 +15,9 @@ so its denominator is zero only when every rate is zero; that is 0/0, NaN (as fa
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -23,6 +26,9 @@ __all__ = [
     "CALIBRATION_BINS",
     "DIFFERENCES",
     "FOUR_FIFTHS",
+    "FOUR_FIFTHS_TOLERANCE",
+    "four_fifths_from_ratio",
+    "four_fifths_holds",
     "METRICS",
     "aggregate",
     "calibration_bins",
@@ -37,6 +43,10 @@ METRICS = ("selection_rate", "accuracy", "tpr", "fpr", "fnr", "precision", "cali
 DIFFERENCES = ("dp_difference", "dp_ratio", "eo_difference", "eop_difference", "di_ratio")
 CALIBRATION_BINS = 10
 FOUR_FIFTHS = 0.8
+# Used only where a verdict must be read off a floating-point ratio alone (the counts are not
+# at hand): 4/6 over 5/6 is 0.7999999999999999 in floating point, and passes. With counts the
+# rule is decided exactly (:func:`four_fifths_holds`).
+FOUR_FIFTHS_TOLERANCE = 1e-9
 
 # metric -> (numerator cells, denominator cells, why the denominator is zero);
 # cells index the flattened (actual, predicted) pair: 0 TN, 1 FP, 2 FN, 3 TP
@@ -48,6 +58,35 @@ _RATES: dict[str, tuple[tuple[int, ...], tuple[int, ...], str]] = {
     "fpr": ((1,), (0, 1), "the group has no actual unfavourable outcomes (FP + TN = 0)"),
     "precision": ((3,), (1, 3), "the group has no predicted favourable outcomes (TP + FP = 0)"),
 }
+
+
+def four_fifths_holds(selected: Sequence[int], sizes: Sequence[int]) -> bool | None:
+    """The four-fifths rule, decided exactly from counts.
+
+    ``selected[g]`` of ``sizes[g]`` rows of group ``g`` got the favourable decision. The rule
+    holds when the lowest selection rate is at least 4/5 of the highest, compared as
+    fractions of whole numbers (``5·a·m ≥ 4·b·n`` for rates a/n and b/m), so a ratio of exactly
+    0.8 passes however it is written in floating point. Groups with no rows are left out;
+    None when fewer than two groups are left or every rate is 0 (the ratio is 0/0).
+    """
+    rates = [Fraction(int(a), int(n)) for a, n in zip(selected, sizes) if int(n) > 0]
+    if len(rates) < 2 or max(rates) == 0:
+        return None
+    return min(rates) * 5 >= max(rates) * 4
+
+
+def four_fifths_from_ratio(ratio: float | None) -> bool | None:
+    """The four-fifths rule read off a ratio of selection rates (lowest / highest).
+
+    For when only the ratio is known: within :data:`FOUR_FIFTHS_TOLERANCE` of 0.8 passes, which
+    agrees with :func:`four_fifths_holds` for every ratio of counts below 10**4 rows per group.
+    A ratio above 1 is read as its reciprocal. None when the ratio is undefined.
+    """
+    if ratio is None or math.isnan(ratio):
+        return None
+    if ratio <= 0 or math.isinf(ratio):
+        return False
+    return min(ratio, 1.0 / ratio) >= FOUR_FIFTHS - FOUR_FIFTHS_TOLERANCE
 
 
 def calibration_bins(scores: np.ndarray, n_bins: int = CALIBRATION_BINS) -> np.ndarray:

@@ -59,15 +59,23 @@ class FairnessReport:
     intervals : ``{feature: {group: {metric: [lo, hi]}}}`` percentile bootstrap intervals
         (empty when ``n_boot`` is 0).
     overall_intervals : ``{metric: [lo, hi]}``.
-    differences : ``{feature: {name: {"value", "ci": [lo, hi], "reason", "left_out"}}}`` for
-        ``dp_difference``, ``dp_ratio``, ``eo_difference``, ``eop_difference`` and
-        ``di_ratio``; ``di_ratio`` also has ``four_fifths_ok`` (ratio ≥ 0.8; None if
-        undefined) and the ``lowest`` / ``highest`` group by selection rate.
+    differences : ``{feature: {name: {"value", "ci": [lo, hi], "p_value", "reason",
+        "left_out"}}}`` for ``dp_difference``, ``dp_ratio``, ``eo_difference``,
+        ``eop_difference`` and ``di_ratio``. ``value`` is the largest pairwise difference
+        (max − min) or the smallest ratio (min / max) of the group metric; ``ci`` its
+        bias-corrected bootstrap interval; ``p_value`` a permutation test of "no difference
+        between groups" (``n_perm`` shuffles of the group labels). With exactly two groups,
+        ``dp_difference`` and ``eop_difference`` also have ``signed``: ``{"order": [a, b],
+        "value": rate(a) − rate(b), "ci": [lo, hi]}`` (percentile interval, which contains 0
+        when the groups do not differ). ``di_ratio`` also has ``four_fifths_ok`` (lowest rate ≥
+        4/5 of the highest, decided exactly from the counts; None if undefined) and the
+        ``lowest`` / ``highest`` group by selection rate.
     sizes : ``{feature: {group: n}}``.
     reasons : ``{feature: {group: {metric: why it is NaN}}}``; ``overall_reasons`` likewise.
     favourable, threshold : the favourable label and the score threshold used
         (favourable when score > threshold; None for hard predictions).
-    n_boot, confidence, seed : the bootstrap settings.
+    n_boot, confidence, seed : the bootstrap settings; ``n_perm`` the permutations of each
+        p-value (the same number as ``n_boot``, drawn from a stream of their own).
     band_edges : ``{column: interior edges}`` of banded continuous columns; pass back as
         ``bands`` to reproduce the groups.
     notes : sentences a reader should see (undefined values, bands, choices made).
@@ -93,6 +101,7 @@ class FairnessReport:
     columns: list[str] = field(default_factory=list)
     intersections: list[str] = field(default_factory=list)
     has_scores: bool = False
+    n_perm: int = 0
     elapsed: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:

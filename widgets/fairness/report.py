@@ -25,6 +25,7 @@ __all__ = [
     "DIFFERENCE_HELP",
     "DIFFERENCE_TITLES",
     "FOUR_FIFTHS",
+    "FOUR_FIFTHS_TOLERANCE",
     "KINDS",
     "KIND_TITLES",
     "METRICS",
@@ -53,6 +54,7 @@ __all__ = [
 UNDEFINED = "—"
 SMALL_GROUP = 30  # fewer people than this: intervals are wide, gaps may be noise
 FOUR_FIFTHS = 0.8
+FOUR_FIFTHS_TOLERANCE = 1e-9  # as engines.fairness.counts
 
 METRICS = (
     "selection_rate",
@@ -145,15 +147,17 @@ def format_with_interval(
 def four_fifths_passes(ratio: float | None) -> bool | None:
     """Whether a selection-rate ratio meets the four-fifths rule; None when it is undefined.
 
-    Ratios above 1 (the other group favoured) are read as their reciprocal, so the rule holds
-    the same whichever group is the reference.
+    Only for a report that gives a ratio without the engine's verdict (``four_fifths_ok``,
+    decided exactly from the counts, is what the views show when it is there). The same rule
+    as ``engines.fairness.counts.four_fifths_from_ratio``, which a test holds this to: ratios
+    above 1 (the other group favoured) are read as their reciprocal, and a ratio within
+    :data:`FOUR_FIFTHS_TOLERANCE` of 0.8 passes (4/6 over 5/6 is 0.7999999999999999).
     """
     if ratio is None or math.isnan(ratio):
         return None
     if ratio <= 0 or math.isinf(ratio):
         return False
-    # a hair of tolerance: 0.24 / 0.3 is 0.7999999999999999 in floating point
-    return min(ratio, 1.0 / ratio) >= FOUR_FIFTHS - 1e-12
+    return min(ratio, 1.0 / ratio) >= FOUR_FIFTHS - FOUR_FIFTHS_TOLERANCE
 
 
 class _Problems(list[str]):
@@ -277,6 +281,14 @@ class DifferenceRow:
     lowest: str = ""  # the groups with the lowest and highest selection rate, if given
     highest: str = ""
     left_out: list[str] = field(default_factory=list)  # groups the measure could not use
+    p_value: float | None = None  # permutation test of "no difference between groups"
+    signed: Cell | None = None  # two groups only: rate(order[0]) − rate(order[1])
+    order: tuple[str, str] | None = None
+
+    @property
+    def signed_title(self) -> str:
+        """How the signed difference is taken, e.g. "female − male"."""
+        return f"{self.order[0]} − {self.order[1]}" if self.order else ""
 
     @property
     def title(self) -> str:
@@ -295,6 +307,7 @@ class ReportData:
     threshold: float | None = None
     favourable: Any = None
     n_boot: int | None = None
+    n_perm: int | None = None
     seed: int | None = None
     confidence: float | None = None
     notes: list[str] = field(default_factory=list)
@@ -305,11 +318,16 @@ class ReportData:
         return {row.group: row.size for row in self.groups.get(feature, [])}
 
     def feature_to_show(self, current: str) -> str:
-        """``current`` if the report has it, else the first feature that has rows to show."""
-        if current in self.features:
-            return current
+        """``current`` if it has rows to show, else the first feature that has some.
+
+        A panel keeps showing the feature the user chose as long as the new report has
+        something for it; one with nothing for it (say ``by_group.sex`` is missing) shows the
+        next feature that has rows rather than an empty table with no explanation.
+        """
         filled = [f for f in self.features if self.groups.get(f) or self.differences.get(f)]
-        return (filled or self.features or [""])[0]
+        if current in filled:
+            return current
+        return (filled or ([current] if current in self.features else self.features) or [""])[0]
 
     def metrics(self) -> list[str]:
         """The metrics present anywhere in the report, known ones first, in the usual order."""
@@ -326,6 +344,11 @@ class ReportData:
         if self.n_boot:
             return f"{level} bootstrap interval, {self.n_boot} resamples"
         return f"{level} bootstrap interval"
+
+    def permutation_label(self) -> str:
+        """How the p-values were made, for tooltips."""
+        shuffles = f"{self.n_perm} shuffles" if self.n_perm else "shuffles"
+        return f"permutation test of no difference between groups ({shuffles} of the group labels)"
 
 
 def _sentence(text: str, prefix: str = "Undefined: ") -> str:
@@ -394,6 +417,7 @@ def read_report(report: Any) -> ReportData:
     data.confidence = _number(report.get("confidence"), "The confidence level", problems)
     n_boot = _size(report.get("n_boot"), "The number of bootstrap resamples", problems)
     data.n_boot = n_boot
+    data.n_perm = _size(report.get("n_perm"), "The number of permutations", problems)
     seed = report.get("seed")
     data.seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else None
 
@@ -511,20 +535,34 @@ def read_report(report: Any) -> ReportData:
                 left_out = entry.get("left_out")
                 if isinstance(left_out, Sequence) and not isinstance(left_out, str | bytes):
                     row.left_out = [str(g) for g in left_out]
+                p_value = _number(entry.get("p_value"), f"The p-value of the {title} of {feature}", problems)
+                if p_value is not None and not 0 <= p_value <= 1:
+                    problems.add(f"The p-value of the {title} of {feature} is {_short(p_value)}, not in [0, 1].")
+                    p_value = None
+                row.p_value = p_value
+                signed = _mapping(entry.get("signed"), f"The signed {title} of {feature}", problems)
+                order = signed.get("order")
+                if signed and not (isinstance(order, Sequence) and not isinstance(order, str | bytes) and len(order) == 2):
+                    problems.add(f"The signed {title} of {feature} does not say which group is taken from which.")
+                elif signed:
+                    where = f"The signed {title} of {feature}"
+                    row.order = (str(order[0]), str(order[1]))
+                    row.signed = Cell(
+                        _number(signed.get("value"), where, problems),
+                        _interval(signed.get("ci"), f"the interval of the signed {title} of {feature}", problems),
+                    )
             if name == "di_ratio":
-                row.four_fifths_ok = four_fifths_passes(value)
+                from_ratio = four_fifths_passes(value)
                 reported = four_fifths.get(feature_key)
                 if isinstance(entry, Mapping) and "four_fifths_ok" in entry:
                     reported = entry["four_fifths_ok"]
-                if (
-                    isinstance(reported, bool)
-                    and row.four_fifths_ok is not None
-                    and (reported != row.four_fifths_ok)
-                ):
+                # the engine decides the rule exactly from the counts: its verdict is shown
+                row.four_fifths_ok = reported if isinstance(reported, bool) else from_ratio
+                if isinstance(reported, bool) and from_ratio is not None and reported != from_ratio:
                     problems.add(
                         f"The report says {feature} {'passes' if reported else 'fails'} the "
                         f"four-fifths rule, but its ratio {format_number(value)} says otherwise; "
-                        "the marker follows the ratio."
+                        "the marker shows the report's verdict."
                     )
             diff_rows.append(row)
         data.differences[feature] = diff_rows

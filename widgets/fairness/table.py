@@ -33,8 +33,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from widgets.common.export import write_csv
-from widgets.fairness.common import FairnessView
+from widgets.common.export import (
+    write_csv,
+)
+from widgets.fairness.common import (
+    FairnessView,
+)
 from widgets.fairness.report import (
     DIFFERENCE_HELP,
     METRIC_HELP,
@@ -46,6 +50,7 @@ from widgets.fairness.report import (
     GroupRow,
     ReportData,
     format_number,
+    format_with_interval,
     read_report,
 )
 
@@ -113,6 +118,16 @@ def _lower(title: str) -> str:
     return title if title.isupper() else title.lower()  # "TPR" stays an acronym
 
 
+def _signed_text(value: float, interval: tuple[float | None, float | None] | None) -> str:
+    """A signed difference with an explicit sign, e.g. "+0.012 [−0.031, 0.055]"."""
+    text = format_with_interval(value, interval)
+    return f"+{text}" if value > 0 else text
+
+
+def _p_text(p: float) -> str:
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
 class GroupTable(FairnessView):
     """Per-group metrics with intervals for one sensitive feature, and its differences."""
 
@@ -147,7 +162,7 @@ class GroupTable(FairnessView):
         bold.setBold(True)
         self.differences_title.setFont(bold)
         self.differences_table = _table(
-            ["Measure", "Value [interval]", "Four-fifths rule", "Group sizes"]
+            ["Measure", "Value [interval]", "p (no difference)", "Four-fifths rule", "Group sizes"]
         )
         self.differences_table.setSortingEnabled(False)
         self.differences_table.setWordWrap(True)
@@ -210,14 +225,15 @@ class GroupTable(FairnessView):
         return None
 
     def difference_item(self, name: str, column: int = 1) -> QTableWidgetItem | None:
-        """The cell of difference ``name`` (e.g. "di_ratio"): 0 title, 1 value, 2 four-fifths, 3 sizes.
+        """The cell of difference ``name`` (e.g. "di_ratio"): 0 title, 1 value, 2 p-value,
+        3 four-fifths, 4 sizes.
 
         The group sizes are one cell spanning every difference row.
         """
         for row in range(self.differences_table.rowCount()):
             item = self.differences_table.item(row, 0)
             if item is not None and item.data(Qt.ItemDataRole.UserRole) == name:
-                return self.differences_table.item(0 if column == 3 else row, column)
+                return self.differences_table.item(0 if column == 4 else row, column)
         return None
 
     def to_tsv(self) -> str:
@@ -373,7 +389,8 @@ class GroupTable(FairnessView):
             title = _item(diff.title, tooltip=DIFFERENCE_HELP.get(diff.name, ""))
             title.setData(Qt.ItemDataRole.UserRole, diff.name)
             marker = self._four_fifths_item(diff) if diff.name == "di_ratio" else _item("")
-            for c, item in enumerate((title, self._difference_value(diff), marker)):
+            cells = (title, self._difference_value(diff), self._p_value_item(diff), marker)
+            for c, item in enumerate(cells):
                 table.setItem(r, c, item)
         if rows:
             # the sizes hold for every row: one cell beside them all
@@ -385,9 +402,9 @@ class GroupTable(FairnessView):
                     f"Fewer than {SMALL_GROUP} people in: {', '.join(small)}.\n"
                     + sizes_item.toolTip()
                 )
-            table.setItem(0, 3, sizes_item)
+            table.setItem(0, 4, sizes_item)
             if len(rows) > 1:
-                table.setSpan(0, 3, len(rows), 1)
+                table.setSpan(0, 4, len(rows), 1)
         # short enough to show every row without a scroll bar when there is room
         # (rows keep the default height: fitting them to contents would give the tall
         # spanning sizes cell to the first row alone)
@@ -409,17 +426,51 @@ class GroupTable(FairnessView):
             item = _item(UNDEFINED, math.nan, cell.reason)
             item.setForeground(_UNDEFINED_COLOUR)
             return item
-        tip = f"{diff.title} for {diff.feature}: {format_number(cell.value)}"
-        if cell.interval is not None:
-            lo, hi = cell.interval
-            tip += f"\n{self.data.interval_label()}: {format_number(lo)} to {format_number(hi)}"
+        signed = diff.signed
+        if signed is not None and signed.value is not None:
+            # two groups: the difference in a stated order, whose interval contains 0 when
+            # the groups do not differ (the unsigned spread's interval never does)
+            text = f"{diff.signed_title}: {_signed_text(signed.value, signed.interval)}"
+            tip = (
+                f"{diff.title} for {diff.feature}, {diff.signed_title}: "
+                f"{_signed_text(signed.value, None)}"
+            )
+            if signed.interval is not None:
+                lo, hi = signed.interval
+                tip += (
+                    f"\n{self.data.interval_label()} (percentile): "
+                    f"{format_number(lo)} to {format_number(hi)}"
+                )
+            tip += f"\nLargest difference between the groups (unsigned): {format_number(cell.value)}"
+        else:
+            text = cell.text
+            tip = f"{diff.title} for {diff.feature}: {format_number(cell.value)}"
+            if cell.interval is not None:
+                lo, hi = cell.interval
+                tip += (
+                    f"\n{self.data.interval_label()} (bias-corrected): "
+                    f"{format_number(lo)} to {format_number(hi)}"
+                )
         if cell.reason:
             tip += f"\n{cell.reason}"
         if diff.lowest and diff.highest:
             tip += f"\nLowest selection rate: {diff.lowest}; highest: {diff.highest}."
         if diff.left_out:
             tip += f"\nLeft out (undefined there): {', '.join(diff.left_out)}."
-        return _item(cell.text, cell.value, tip)
+        return _item(text, cell.value, tip)
+
+    def _p_value_item(self, diff: DifferenceRow) -> _Item:
+        p = diff.p_value
+        if p is None:
+            item = _item(UNDEFINED, math.nan, "No p-value in the report (audits without resamples have none).")
+            item.setForeground(_UNDEFINED_COLOUR)
+            return item
+        tip = (
+            f"p = {p:.4g}: {self.data.permutation_label()}.\n"
+            "A small p (say below 0.05) means a difference this large would be rare if the "
+            "groups did not differ; a large p means the data cannot tell them apart."
+        )
+        return _item(_p_text(p), p, tip)
 
     def _four_fifths_item(self, diff: DifferenceRow) -> _Item:
         ok = diff.four_fifths_ok
