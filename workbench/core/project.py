@@ -96,7 +96,7 @@ def _now() -> str:
 
 
 # ------------------------------------------------------------------------------ the document
-ANALYSIS_KINDS = ("explanation", "fairness")
+ANALYSIS_KINDS = ("explanation", "fairness", "group_explanation")
 _ARRAY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
