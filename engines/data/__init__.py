@@ -1,5 +1,8 @@
 """Datasets: built-ins, imported files, and their preparation into model inputs.
 
+:func:`compute_datasheet` describes a prepared dataset (sizes, column types, balance, groups,
+proxies, leakage, duplicates) as a :class:`Datasheet`.
+
 Built-ins need no network (scikit-learn's bundled sets, the German credit table in
 ``assets/``, generated ``sequences`` and ``lending`` — see :mod:`engines.data.generated` for
 their ground truth). Files: CSV, Parquet, NumPy .npz (no pickles) and image folders.
@@ -10,6 +13,7 @@ so ``workbench datasets`` stays quick.
 
 from __future__ import annotations
 
+from engines.data.datasheet import Datasheet, DatasheetCancelled, compute_datasheet
 from engines.data.prepare import PreparedData, apply_preprocessing, prepare
 from engines.data.registry import DatasetInfo, builtin_spec, list_datasets
 from engines.data.sources import read_frame, read_source
@@ -19,10 +23,13 @@ __all__ = [
     "DataError",
     "DataSpec",
     "DatasetInfo",
+    "Datasheet",
+    "DatasheetCancelled",
     "PreparedData",
     "SplitSpec",
     "apply_preprocessing",
     "builtin_spec",
+    "compute_datasheet",
     "list_datasets",
     "prepare",
     "read_frame",

@@ -40,6 +40,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from widgets.data.datasheet import DatasheetView
+
 __all__ = ["ROLES", "DataPanel", "PreviewModel"]
 
 ROLES = ("feature", "target", "sensitive", "ignore")
@@ -358,6 +360,13 @@ class DataPanel(QWidget):
         grid.addWidget(self.images_view, 1)
         self.image_items: list[pg.ImageItem] = []
         self.tabs.addTab(summary_page, "Summary")
+        # the project's data (not the choice being edited), computed when data is applied
+        self.datasheet_view = DatasheetView()
+        self.tabs.addTab(self.datasheet_view, "Datasheet")
+        self.tabs.setTabToolTip(
+            self.tabs.count() - 1,
+            "What the project's data holds: sizes, groups, proxies, leaks, duplicates",
+        )
 
         left_scroll = QScrollArea()  # nothing is cut off when the dock is short
         left_scroll.setWidgetResizable(True)
@@ -507,6 +516,16 @@ class DataPanel(QWidget):
         self.feature_combo.blockSignals(False)
         self._show_feature()
         self._show_images(summary.get("images"), summary.get("image_labels") or [])
+
+    def show_datasheet(self, datasheet: Mapping[str, Any] | None, message: str = "", error: bool = False) -> None:
+        """The datasheet of the project's data (``Datasheet.to_dict()``), or none with ``message``
+        (e.g. that it is being computed, or why it could not be)."""
+        if datasheet is None:
+            self.datasheet_view.clear(message)
+            if error:
+                self.datasheet_view.set_message(message, error=True)
+        else:
+            self.datasheet_view.set_datasheet(datasheet)
 
     def clear_summary(self) -> None:
         self.balance_bars.setOpts(x=[], height=[], width=0.7)

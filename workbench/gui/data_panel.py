@@ -15,6 +15,8 @@ input and output to the data) and every settings edit one
 
 from __future__ import annotations
 
+import json
+import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -49,7 +51,9 @@ class DataController(QObject):
     choice_failed = Signal(str)  # a dataset could not be read; the panel shows the message
     data_applied = Signal(str)  # the shown dataset became the project's data (its fingerprint)
     idle = Signal()  # no reading or preparing is waiting or in flight any more
+    datasheet_ready = Signal(object)  # the project's data has a new datasheet (its dict)
     _job_done = Signal(int, str, object)  # worker -> GUI thread: serial, job kind, outcome
+    _sheet_done = Signal(int, object)  # worker -> GUI thread: datasheet serial, outcome
 
     def __init__(self, panel: DataPanel, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -69,6 +73,13 @@ class DataController(QObject):
         self._timer.setInterval(OPTIONS_DELAY_MS)
         self._timer.timeout.connect(self._prepare_options)
         self._job_done.connect(self._on_job_done)
+        # the datasheet of the project's data: computed on the same pool, below reads in priority
+        self.datasheet: dict[str, Any] | None = None
+        self._sheet_key: str | None = None
+        self._sheet_serial = 0
+        self._sheets_in_flight = 0
+        self._sheet_cancel: threading.Event | None = None
+        self._sheet_done.connect(self._on_sheet_done)
         panel.builtin_chosen.connect(self.choose_builtin)
         panel.file_chosen.connect(self.import_path)
         panel.folder_chosen.connect(self.import_path)
@@ -90,6 +101,7 @@ class DataController(QObject):
                 pass  # the old document is already gone
         self.doc = doc
         self.choice = self.applied = None
+        self._forget_datasheet()
         if not self._datasets_listed:
             from engines.data import list_datasets
 
@@ -104,6 +116,8 @@ class DataController(QObject):
         """Drop queued work and wait for the running job (when the window closes)."""
         self._closed = True
         self._timer.stop()
+        if self._sheet_cancel is not None:
+            self._sheet_cancel.set()
         self._pool.clear()
         self._pool.waitForDone()
 
@@ -340,6 +354,7 @@ class DataController(QObject):
         if doc is None:
             self.panel.show_applied("")
             return
+        self._refresh_datasheet()
         fp = doc.project.data_fingerprint
         if applied is None or applied.prepared is None:
             self.panel.show_applied(f"Project data fingerprint: {fp[:12] or '—'}")
@@ -353,6 +368,71 @@ class DataController(QObject):
         self.panel.show_applied(
             f"Project data: {applied.title}\n{counts}\nFingerprint {fp[:16]}…", f"sha256 {fp}"
         )
+
+    # ------------------------------------------------------------------ datasheet
+    @property
+    def datasheet_busy(self) -> bool:
+        """True while the datasheet of the project's data is being computed."""
+        return self._sheets_in_flight > 0
+
+    def _forget_datasheet(self) -> None:
+        if self._sheet_cancel is not None:
+            self._sheet_cancel.set()
+        self._sheet_serial += 1  # a result still on its way is stale
+        self._sheet_key = None
+        self.datasheet = None
+        self.panel.show_datasheet(None, "No datasheet yet: it is computed when the data is read.")
+
+    def _refresh_datasheet(self) -> None:
+        """Compute the datasheet when the project's data (as last read) is new to it."""
+        applied = self.applied
+        if self._closed or applied is None or applied.prepared is None:
+            return
+        key = applied.prepared.fingerprint + json.dumps(
+            applied.spec.to_dict(), sort_keys=True, default=str
+        )
+        if key == self._sheet_key:
+            return
+        self._forget_datasheet()
+        self._sheet_key = key
+        cancel = threading.Event()
+        self._sheet_cancel = cancel
+        serial = self._sheet_serial
+        self._sheets_in_flight += 1
+        self.panel.show_datasheet(None, f"Computing the datasheet of {applied.title}…")
+        # below reads and preparations in priority: what the user just picked comes first
+        self._pool.start(lambda: self._run_datasheet(serial, applied, cancel), -1)
+
+    def _run_datasheet(self, serial: int, choice: DataChoice, cancel: threading.Event) -> None:
+        # worker thread: no widgets here, only the result goes back by a queued signal
+        from engines.data import DataError, DatasheetCancelled
+        from workbench.core.datasheet import datasheet_of
+
+        try:
+            sheet = datasheet_of(choice.prepared, choice.source, title=choice.title, cancel=cancel.is_set)
+            outcome: tuple[str, Any] = ("ok", sheet)
+        except DatasheetCancelled:
+            outcome = ("cancelled", None)
+        except DataError as exc:
+            outcome = ("error", f"The datasheet could not be computed: {exc}")
+        except Exception as exc:  # scikit-learn or pandas on an odd table: say so, never crash
+            outcome = ("error", f"The datasheet could not be computed ({type(exc).__name__}: {exc}).")
+        try:
+            self._sheet_done.emit(serial, outcome)
+        except RuntimeError:
+            pass  # the controller was deleted while the job ran; nobody waits for it
+
+    def _on_sheet_done(self, serial: int, outcome: tuple[str, Any]) -> None:
+        self._sheets_in_flight -= 1
+        if self._closed or serial != self._sheet_serial:
+            return  # newer data (or none) since: this datasheet is stale
+        status, value = outcome
+        if status == "ok":
+            self.datasheet = value
+            self.panel.show_datasheet(value)
+            self.datasheet_ready.emit(value)
+        elif status == "error":
+            self.panel.show_datasheet(None, str(value), error=True)
 
     def applied_rows(self) -> int | None:
         """Rows of the project's data as last read, or None before it has been read."""
