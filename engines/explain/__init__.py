@@ -3,11 +3,13 @@
 ``make_explainer(method_id, model).attribute(inputs, ...)`` returns an
 :class:`AttributionResult` that says how it was made (method, options, baseline or
 background, value function, seed, completeness gap, library versions). See
-``docs/CONTRACTS.md`` (engines.explain).
+``docs/CONTRACTS.md`` (engines.explain). :func:`compare_groups` compares computed
+attributions across groups (per-group means with intervals, permutation tests, Holm).
 """
 
 from __future__ import annotations
 
+from engines.explain.by_group import GroupAttributionComparison, compare_groups, holm
 from engines.explain.checks import (
     deletion_insertion,
     infidelity,
@@ -28,11 +30,14 @@ __all__ = [
     "ExplainError",
     "Explainer",
     "FeatureGroups",
+    "GroupAttributionComparison",
     "MethodInfo",
     "ShapleyValues",
     "deletion_insertion",
     "exact_shapley",
+    "compare_groups",
     "feature_groups",
+    "holm",
     "infidelity",
     "make_explainer",
     "paired_kernel_shap",

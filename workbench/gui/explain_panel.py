@@ -17,6 +17,12 @@ image grid or the tabular charts, and the checks) and does the work behind them:
   part of that one undo step).
 - **Checks** (infidelity, max-sensitivity, deletion/insertion, model randomisation) run on
   a second task runner, on the maps shown, and are shown beside them one by one.
+- **Compare groups** (the "Compare groups" tab) runs
+  :func:`workbench.core.analysis.explain_by_group` on the same task runner as Explain (its
+  progress and Cancel): every sample of the split, compared across the groups of a sensitive
+  column. The result is kept with the run as a ``group_explanation`` analysis (one undo step)
+  and shown by :class:`~widgets.explain.groups.GroupComparisonView`; reopening shows the newest
+  one again without recomputing.
 
 Errors (a bad sample id, a method the model cannot use) are shown in red in the panel.
 """
@@ -40,6 +46,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSplitter,
     QStackedWidget,
+    QTabWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -47,6 +54,7 @@ from PySide6.QtWidgets import (
 
 from widgets.explain.checks import CHECKS, ExplanationChecks
 from widgets.explain.common import MUTED
+from widgets.explain.groups import GroupComparisonView
 from widgets.explain.panel import (
     EpochSlider,
     ExplainControls,
@@ -56,7 +64,8 @@ from widgets.explain.panel import (
 from workbench.core.panel_data import DataCache, snapshot
 from workbench.gui.tasks import TaskRunner
 
-__all__ = ["DEFAULT_METHODS", "ExplainPanel", "conv_layers", "data_kind", "source_values"]
+__all__ = ["DEFAULT_METHODS", "ExplainPanel", "conv_layers", "data_kind", "sensitive_columns",
+           "source_values"]
 
 # ticked when a project is first shown: cheap, and telling for that kind of data
 DEFAULT_METHODS = {"image": ("saliency", "ig"), "table": ("shapley",), "sequence": ("ig",)}
@@ -175,6 +184,44 @@ def _explain_task(snapshot: Any, spec: Mapping[str, Any], cache: DataCache) -> C
     return task
 
 
+def sensitive_columns(project: Any) -> list[str]:
+    """The sensitive columns of the project's data, from its data spec (nothing is loaded)."""
+    roles = (project.data or {}).get("roles") if project is not None else None
+    return [str(c) for c, role in (roles or {}).items() if role == "sensitive"]
+
+
+@dataclass
+class _Compared:
+    """What one Compare-groups task returns to the GUI thread."""
+
+    run_id: str
+    outcome: Any  # workbench.core.analysis.GroupExplainOutcome
+
+
+def _compare_task(snapshot: Any, spec: Mapping[str, Any], cache: DataCache) -> Callable[..., Any]:
+    """The Compare-groups work: explain every sample of the split, then compare the groups."""
+
+    def task(progress: Callable[[float], None], cancelled: Callable[[], bool]) -> _Compared:
+        from workbench.core import analysis
+        from workbench.core.session import model_for
+
+        data = cache.get(snapshot)
+        run = snapshot.runs[0]
+        target = spec.get("target")
+        if target == "favourable":  # one output for every sample, so the groups compare like with like
+            classifier = snapshot.train_config.get("objective", "classification") == "classification"
+            target = analysis.favourable_label(data.class_names) if classifier and data.class_names else None
+        outcome = analysis.explain_by_group(
+            snapshot, spec["method"], spec["sensitive"], split=spec["split"], run_id=run.id, target=target,
+            seed=int(spec.get("seed", 0)), n_boot=int(spec.get("n_boot", 1000)),
+            n_perm=int(spec.get("n_perm", 1000)), data=data, model=model_for(snapshot, run),
+            progress=progress, cancel=cancelled,
+        )
+        return _Compared(run.id, outcome)
+
+    return task
+
+
 def _attribute_options(data: Any, result: Any) -> dict[str, Any]:
     """The options ``explain_run`` gave the explainer for ``result`` (for the checks)."""
     from engines.explain import METHODS, FeatureGroups
@@ -275,6 +322,7 @@ class ExplainPanel(QWidget):
         self.method_label = QLabel("Method")
         self.grid = ImageAttributionGrid()
         self.table = TabularAttributionView()
+        self.groups = GroupComparisonView()
         self.checks = ExplanationChecks()
         # one Export and one Checks menu for the dock, in its toolbar
         self.export_button = self._export_menu()
@@ -317,7 +365,12 @@ class ExplainPanel(QWidget):
         # the checks sit to the right of the maps when there is room, else below them; they
         # stay folded away until a check is asked for
         self.beside = QSplitter(Qt.Orientation.Horizontal)
-        self.beside.addWidget(middle)
+        # per-sample explanations, or the groups of a sensitive column compared
+        self.views = QTabWidget()
+        self.views.setDocumentMode(True)
+        self.views.addTab(middle, "Samples")
+        self.views.addTab(self.groups, "Compare groups")
+        self.beside.addWidget(self.views)
         self.beside.addWidget(self.checks)
         self.beside.setCollapsible(0, False)
         self.beside.setStretchFactor(0, 1)
@@ -346,6 +399,7 @@ class ExplainPanel(QWidget):
         self._check_results: dict[str, dict[str, dict[str, Any]]] = {}
         self._refreshing = False
         self._want_final = False  # after an Explain: jump to what was just computed
+        self._comparing = False  # a Compare-groups task is in flight
 
         self.controls.explain_requested.connect(self.explain)
         self.controls.cancel_requested.connect(self.runner.cancel)
@@ -356,6 +410,10 @@ class ExplainPanel(QWidget):
         self.runner.finished.connect(self._on_explained)
         self.runner.failed.connect(self._on_explain_failed)
         self.runner.cancelled.connect(self._on_explain_cancelled)
+        self.groups.compare_requested.connect(self.compare_groups)
+        self.runner.started.connect(self._on_runner_started)
+        self.runner.failed.connect(lambda message, _d="": self._on_compare_stopped(message, True))
+        self.runner.cancelled.connect(lambda: self._on_compare_stopped("Cancelled.", False))
         self.checks.check_requested.connect(self.run_check)
         self.checks.cancel_requested.connect(self.check_runner.cancel)
         self.check_runner.finished.connect(self._on_checked)
@@ -413,6 +471,9 @@ class ExplainPanel(QWidget):
                 for m in METHODS.values() if kind is None or kind in m.kinds
             ]
             self.controls.set_methods(methods, checked=DEFAULT_METHODS.get(kind or "", ()))
+            self.groups.set_methods([m for m in methods if not m["needs_layer"]],
+                                    current=(DEFAULT_METHODS.get(kind or "") or ("",))[0])
+        self.groups.set_columns(sensitive_columns(project))
         layers: list[str] = []
         if project is not None and kind == "image":
             layers = conv_layers(project.graph, self.doc.report())
@@ -470,6 +531,9 @@ class ExplainPanel(QWidget):
     def _on_explained(self, done: _Explained) -> None:
         from workbench.core.analysis import explanation_analysis
 
+        if isinstance(done, _Compared):
+            self._on_compared(done)
+            return
         self.controls.set_busy(False)
         self.controls.set_progress(1.0)
         if done.n_rows:
@@ -703,6 +767,7 @@ class ExplainPanel(QWidget):
             self._refreshing = False
             self._want_final = False
         self._show_slot(self.slider.epoch())
+        self._show_comparison()
 
     def _on_epoch_changed(self, epoch: int) -> None:
         if not self._refreshing:
@@ -797,6 +862,88 @@ class ExplainPanel(QWidget):
                               samples=self._samples(a))
         self.stack.setCurrentWidget(self.table)
         self.export_button.setEnabled(True)
+
+    # ------------------------------------------------------------------ compare groups
+    @Slot(dict)
+    def compare_groups(self, request: Mapping[str, Any]) -> None:
+        """Compare the groups of ``request["sensitive"]`` with ``request["method"]`` on the split
+        chosen in the controls (cancels a running Explain or comparison); optionally ``split``,
+        ``seed``, ``n_boot``, ``n_perm`` and ``target`` (an output index, None for each sample's
+        predicted class; default "favourable": a classifier's favourable class, as the fairness
+        audit picks it, for every sample)."""
+        from engines.explain import METHODS
+
+        run = self._run()
+        method, column = str(request.get("method") or ""), str(request.get("sensitive") or "")
+        problem = ""
+        if run is None:
+            problem = NO_RUN
+        elif method not in METHODS:
+            problem = f"Unknown method {method!r}."
+        elif column not in sensitive_columns(self.project):
+            problem = f"{column!r} is not a sensitive column of this project's data."
+        if problem:
+            self.groups.set_message(problem, error=True)
+            return
+        spec = {"method": method, "sensitive": column,
+                "split": str(request.get("split") or self.controls.split_combo.currentText() or "test"),
+                "target": request.get("target", "favourable"),
+                "seed": int(request.get("seed") or 0), "n_boot": int(request.get("n_boot", 1000)),
+                "n_perm": int(request.get("n_perm", 1000))}
+        self.controls.set_busy(True)
+        text = (f"Comparing the groups of {column!r} with {METHODS[method].title} on every sample of "
+                f"the {spec['split']} split…")
+        self.controls.set_message(text, error=False)
+        self.runner.start(_compare_task(snapshot(self.project, [run], history=False), spec, self._data))
+        self._comparing = True
+        self.groups.set_message(text + " (progress and Cancel on the left)")
+
+    def _on_compared(self, done: _Compared) -> None:
+        from workbench.core.analysis import group_explanation_analysis
+
+        self._comparing = False
+        self.controls.set_busy(False)
+        self.controls.set_progress(1.0)
+        project = self.project
+        if project is None or all(r.id != done.run_id for r in project.runs):
+            self.groups.set_message("The run was removed while its groups were being compared; "
+                                    "nothing was kept.", error=True)
+            return
+        o = done.outcome
+        analysis = group_explanation_analysis(o)
+        title = o.explanation.result.title
+        self.controls.set_message(f"{title} compared across the groups of {o.sensitive!r}.", error=False)
+        self.groups.set_message("")
+        self.doc.add_analyses(done.run_id, [analysis],
+                              text=f"Compare groups of {o.sensitive}: {title}")
+        self.views.setCurrentWidget(self.groups)
+
+    def _on_runner_started(self) -> None:
+        if self._comparing:  # a newer Explain or comparison replaced it
+            self._comparing = False
+            self.groups.set_message("The comparison was replaced by a newer request; nothing was kept.")
+
+    def _on_compare_stopped(self, message: str, error: bool) -> None:
+        if self._comparing:
+            self._comparing = False
+            self.groups.set_message(message, error=error)
+
+    def comparisons(self) -> list[Any]:
+        """The active run's kept group comparisons, oldest first."""
+        run = self._run()
+        return [a for a in run.analyses if a.kind == "group_explanation"] if run is not None else []
+
+    def _show_comparison(self) -> None:
+        """Show the active run's newest group comparison (as kept: nothing is recomputed)."""
+        kept = self.comparisons()
+        if not kept:
+            self.groups.set_comparison(None)
+            return
+        a = kept[-1]
+        meta = a.meta
+        self.groups.set_comparison({**dict(meta.get("comparison") or {}), **a.arrays},
+                                   {k: meta.get(k) for k in ("title", "sensitive", "split", "baseline",
+                                                             "explained_outputs")})
 
     # ------------------------------------------------------------------ checks
     def _checkable(self) -> str:
