@@ -4,6 +4,7 @@
   after training;
 - ``explanations_table.png``: exact Shapley values of five test rows of the trained demo;
 - ``fairness.png``: the fairness audit of the trained demo with ``sex`` as the sensitive column;
+- ``audit.png``: that project opened for audit at 1366×768, verified, with a finding;
 - ``explanations_images.png``: saliency, integrated gradients and Grad-CAM on a LeNet-5 trained
   briefly on scikit-learn's digits.
 
@@ -47,6 +48,36 @@ def _explain(w, methods: list[str], how: str, n: int, layer: str | None = None) 
         c.layer_combo.setCurrentText(layer)
     c.explain_button.click()
     return _wait_for(lambda: bool(done)) and done[0]
+
+
+def _audit_shot(app: QApplication, w, out: Path) -> bool:
+    """The trained demo saved, then opened for audit at 1366×768: verified, with a finding."""
+    from workbench.gui.app import MainWindow
+
+    project_path = Path(tempfile.mkdtemp()) / "credit demo.wbproj"
+    if not w._save_to(project_path):
+        return False
+    a = MainWindow()
+    a.resize(1366, 768)
+    a.show()
+    a.open_for_audit(project_path)
+    if not _wait_for(lambda: a.audit_session is not None and not a._loading):
+        return False
+    a.audit_dock.raise_()
+    a.resizeDocks([a.audit_dock], [int(a.height() * 0.5)], Qt.Orientation.Vertical)
+    verified: list[bool] = []
+    a.audit_panel.verified.connect(lambda *_: verified.append(True))
+    a.audit_panel.verification.verify_button.click()
+    ok = _wait_for(lambda: bool(verified))
+    a.audit_panel.add_finding({"kind": "fairness", "run": a.project.active().id,
+                               "analysis": a.project.active().analyses[-1].id},
+                              "Women are 44 of the 150 test rows: the selection-rate interval for them "
+                              "is twice as wide as for men.", "medium")
+    _wait(400)
+    a.grab().save(str(out / "audit.png"))
+    a.dirty = False
+    a.close()
+    return ok
 
 
 def main() -> int:
@@ -93,6 +124,8 @@ def main() -> int:
     _wait(300)
     w.grab().save(str(out / "fairness.png"))
 
+    ok = _audit_shot(app, w, out) and ok
+
     # images: a LeNet-5 trained briefly on digits, explained three ways
     from engines.data import builtin_spec
     from workbench.core.session import create_project, train_run
@@ -110,7 +143,7 @@ def main() -> int:
 
     w.dirty = False
     w.close()
-    print(f"wrote training, trained, explanations_table, fairness and explanations_images PNGs to {out}")
+    print(f"wrote training, trained, explanations_table, fairness, audit and explanations_images PNGs to {out}")
     return 0 if ok else 1
 
 

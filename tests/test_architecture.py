@@ -103,7 +103,7 @@ def test_the_catalog_is_filled_by_importing_the_engines_package():
     "room",
     [
         "widgets/graph", "widgets/training", "widgets/data", "widgets/explain",
-        "widgets/fairness", "widgets/activations", "widgets/common",
+        "widgets/fairness", "widgets/activations", "widgets/common", "widgets/audit",
         "workbench/core", "workbench/gui",
     ],
 )

@@ -194,6 +194,12 @@ def test_bias_corrected_interval_by_hand() -> None:
     lo, hi = _bias_corrected(samples, 0.8413, 0.90)
     assert lo == pytest.approx(0.6386, abs=2e-4)
     assert hi == pytest.approx(0.99987, abs=2e-4)
+    # every resample above a spread of 0.021 (a difference near zero): z0 is clipped at
+    # Φ⁻¹(0.5/1000) = −3.29, which would put the interval at the 0th–0.0th quantiles, below
+    # the estimate; it is widened to reach the estimate instead
+    samples = np.linspace(0.03, 0.2, 1000)
+    lo, hi = _bias_corrected(samples, 0.021, 0.95)
+    assert lo == 0.021 and hi == pytest.approx(0.03, abs=1e-3)
 
 
 # ------------------------------------------------------------------- permutation tests

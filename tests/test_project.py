@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -39,6 +40,7 @@ from workbench.core.project import (
     load_project,
     recovery_path,
     save_project,
+    weights_digest,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -496,7 +498,7 @@ BROKEN: dict[str, tuple[Callable[[Path, Path], Any], str]] = {
     ),
     "schema from the future": (
         lambda good, out: write_zip(out, _with_doc(good, _set(["schema_version"], 7))),
-        "written by a newer Model Workbench (schema 7, app 0.1.0); this version reads up to schema 2",
+        "written by a newer Model Workbench (schema 7, app 0.1.0); this version reads up to schema 3",
     ),
     "schema version not a number": (
         lambda good, out: write_zip(out, _with_doc(good, _set(["schema_version"], "1"))),
@@ -1117,3 +1119,34 @@ def test_schema_1_file_gains_empty_analyses() -> None:
     out = migrate(doc)
     assert out["runs"][0]["analyses"] == [] and out["runs"][1] == "odd"
     assert "analyses" not in doc["runs"][0]  # the input is not modified
+
+
+def test_schema_2_file_gains_an_empty_provenance_and_loads(saved: Path, tmp_path: Path) -> None:
+    doc = {"schema_version": 2, "runs": [{"id": "r1", "name": "a", "analyses": []}, 3]}
+    out = migrate(doc)
+    assert out["schema_version"] == 3
+    assert out["runs"][0]["provenance"] == {} and out["runs"][1] == 3
+    assert "provenance" not in doc["runs"][0]
+    # a real schema-2 file: the runs come back with nothing recorded
+    with zipfile.ZipFile(saved) as zf:
+        entries = {n: zf.read(n) for n in zf.namelist()}
+    project_doc = json.loads(entries["project.json"])
+    project_doc["schema_version"] = 2
+    for run in project_doc["runs"]:
+        run.pop("provenance", None)
+    entries["project.json"] = json.dumps(project_doc).encode()
+    old = tmp_path / "v2.wbproj"
+    with zipfile.ZipFile(old, "w") as zf:
+        for name, blob in entries.items():
+            zf.writestr(name, blob)
+    assert all(r.provenance == {} for r in load_project(old).runs)
+
+
+def test_weights_digest_is_the_sha256_of_the_stored_weights_entry(saved: Path) -> None:
+    project = load_project(saved)
+    with zipfile.ZipFile(saved) as zf:
+        for run in project.runs:
+            if run.weights is None:
+                continue
+            stored = zf.read(f"runs/{run.id}/weights.safetensors")
+            assert weights_digest(run.weights) == hashlib.sha256(stored).hexdigest()

@@ -20,7 +20,7 @@ import workbench
 
 SUBCOMMANDS = (
     "new", "train", "eval", "predict", "explain", "fairness", "mitigate", "export", "info",
-    "templates", "datasets",
+    "templates", "datasets", "verify", "datasheet", "report", "keygen", "verify-report",
 )
 EXPLAIN_METHODS = (
     "saliency", "ixg", "ig", "smoothgrad", "deeplift", "deepliftshap", "gradshap", "kernelshap",
@@ -361,6 +361,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     from workbench.core.analysis import explain_run, explanation_analysis, explanation_rows
 
+    if args.by_group:
+        return _explain_by_group(args)
     if args.output and not Path(args.output).parent.exists():
         raise CliError(f"The folder {str(Path(args.output).parent)!r} does not exist.")
     project = _load(args.project)
@@ -433,6 +435,163 @@ def cmd_explain(args: argparse.Namespace) -> int:
             a = np.asarray(row["attributions"])
             print(f"   map {tuple(a.shape)}: sum {a.sum():+.4g}, max |a| {np.abs(a).max():.4g}")
     return EXIT_OK
+
+
+def _non_negative_int(text: str) -> int:
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _explain_by_group(args: argparse.Namespace) -> int:
+    """``explain --by-group COL``: every sample of the split, compared across COL's groups."""
+    from workbench.core.analysis import (
+        explain_by_group,
+        group_explanation_analysis,
+        group_explanation_meta,
+    )
+
+    if args.samples:
+        raise CliError("--by-group explains every sample of --split; leave out --samples.")
+    if args.output and not Path(args.output).parent.exists():
+        raise CliError(f"The folder {str(Path(args.output).parent)!r} does not exist.")
+    project = _load(args.project)
+    progress = None if args.json or args.quiet else _ProgressLine(f"{args.method} by {args.by_group}")
+    outcome = explain_by_group(
+        project, args.method, args.by_group, split=args.split, run_id=args.run, layer=args.layer,
+        target=args.target, background=args.background, group=not args.no_group, seed=args.seed,
+        n_boot=args.n_boot, n_perm=args.n_perm, progress=progress,
+    )
+    if progress is not None:
+        progress.done()
+    doc = _group_document(outcome.run.id, group_explanation_meta(outcome), outcome.comparison)
+    if args.save:
+        outcome.run.add_analysis(group_explanation_analysis(outcome))
+        _save(project, args.project)
+    if args.output:
+        out = Path(args.output)
+        out.mkdir(exist_ok=True)
+        (out / "group_explanation.json").write_text(json.dumps(_clean(doc), indent=2, allow_nan=False) + "\n")
+        if args.json:
+            _emit_json({"output": str(out), "files": ["group_explanation.json"]})
+        else:
+            print(f"Wrote the comparison across {args.by_group!r} to {out / 'group_explanation.json'}")
+        return EXIT_OK
+    if args.json:
+        _emit_json(doc)
+        return EXIT_OK
+    _print_group_comparison(doc, outcome.run.name, args.top)
+    return EXIT_OK
+
+
+def _group_document(run_id: str, meta: dict[str, Any], c: Any) -> dict[str, Any]:
+    """The ``--by-group --json`` document (see docs/CLI.md)."""
+    import numpy as np
+
+    doc: dict[str, Any] = {"run": run_id}
+    doc.update({k: meta[k] for k in ("method", "title", "params", "baseline", "value_function", "layer",
+                                     "seed", "split", "sensitive", "band_edges", "versions")})
+    doc.update(n_samples=len(meta["row_ids"]), row_ids=meta["row_ids"], groups=list(c.groups),
+               sizes={g: int(n) for g, n in zip(c.groups, c.sizes, strict=True)},
+               n_boot=c.n_boot, n_perm=c.n_perm, confidence=c.confidence, statistic=c.statistic,
+               p_rule=c.p_rule, correction=c.correction, reasons=c.reasons, notes=c.notes)
+    if c.is_map:
+        doc["maps"] = {"shape": c.map_shape,
+                       "by_group": {g: {"mean": c.mean[i], "mean_abs": c.mean_abs[i]}
+                                    for i, g in enumerate(c.groups)},
+                       "test": c.map_test}
+        return doc
+
+    def ci(a: Any, i: int, j: int) -> Any:
+        return None if a is None else a[i, j]
+
+    rows = []
+    for j in c.order():
+        by_group = {g: {"mean": c.mean[i, j], "mean_ci": ci(c.mean_ci, i, j), "mean_abs": c.mean_abs[i, j],
+                        "mean_abs_ci": ci(c.mean_abs_ci, i, j)} for i, g in enumerate(c.groups)}
+        rows.append({
+            "feature": c.features[j], "by_group": by_group,
+            "difference": c.difference[j], "between": [c.groups[int(k)] for k in np.asarray(c.between)[j]],
+            "p_value": c.p_value[j], "p_holm": c.p_holm[j],
+            "difference_abs": c.difference_abs[j],
+            "between_abs": [c.groups[int(k)] for k in np.asarray(c.between_abs)[j]],
+            "p_value_abs": c.p_value_abs[j], "p_holm_abs": c.p_holm_abs[j],
+        })
+    doc["features"] = rows
+    return doc
+
+
+def _p_text(v: Any) -> str:
+    x = _number(v)
+    return "—" if x is None else f"{x:.3g}"
+
+
+def _mean_text(v: Any, ci: Any, signed: bool) -> str:
+    x = _number(v)
+    if x is None:
+        return "—"
+    form = "+.3g" if signed else ".3g"
+    text = format(x, form)
+    if ci is not None and len(ci) == 2 and None not in (_number(ci[0]), _number(ci[1])):
+        text += f" [{format(float(ci[0]), form)}, {format(float(ci[1]), form)}]"
+    return text
+
+
+def _print_group_comparison(doc: dict[str, Any], run_name: str, top: int) -> None:
+    groups, sizes = doc["groups"], doc["sizes"]
+    print(f"{doc['title']} of run {run_name!r} compared across {doc['sensitive']!r} on the {doc['split']} "
+          f"split ({doc['n_samples']} samples; baseline: {doc['baseline']})")
+    print("groups: " + ", ".join(f"{g} (n={sizes[g]})" for g in groups))
+    for note in doc["notes"]:
+        print(f"note: {note}")
+    if "maps" in doc:
+        import numpy as np
+
+        maps, test = doc["maps"], doc["maps"]["test"]
+        print(f"\nper-group mean maps of shape {tuple(maps['shape'])}:")
+        for g in groups:
+            m = np.asarray(maps["by_group"][g]["mean"], dtype=float)
+            a = np.asarray(maps["by_group"][g]["mean_abs"], dtype=float)
+            if sizes[g] == 0:
+                print(f"  {g:<20} no samples")
+                continue
+            print(f"  {g:<20} sum of mean map {m.sum():+.4g}, max |mean| {np.abs(m).max():.4g}, "
+                  f"sum of mean |map| {a.sum():.4g}")
+        print(f"\n{test['statistic']}: mean maps {_p_text(test['value'])} (p = {_p_text(test['p_value'])}), "
+              f"mean |maps| {_p_text(test['value_abs'])} (p = {_p_text(test['p_value_abs'])})")
+        print(f"p: permutation test, {doc['n_perm']} shuffles of the group labels, p = {doc['p_rule']}.")
+        return
+    two = sum(1 for g in groups if sizes[g] > 0) == 2
+    rows = doc["features"]
+    tables = []  # per feature: its lines as cells, aligned over all features below
+    for row in rows[:top]:
+        lines = [["", *(f"{g} (n={sizes[g]})" for g in groups), "difference", "p", "Holm p"]]
+        for key, label, signed in (("mean", "mean", True), ("mean_abs", "mean |attr|", False)):
+            suffix = "" if key == "mean" else "_abs"
+            a, b = row["between" + suffix]
+            diff = _number(row["difference" + suffix])
+            what = f"{a} − {b}" if two else f"max − min ({a} − {b})"
+            lines.append([label, *(_mean_text(row["by_group"][g][key], row["by_group"][g][key + "_ci"], signed)
+                                   for g in groups),
+                          "—" if diff is None else f"{what} {diff:+.3g}",
+                          _p_text(row["p_value" + suffix]), _p_text(row["p_holm" + suffix])])
+        tables.append((row["feature"], lines))
+    widths = [max((len(line[k]) for _f, lines in tables for line in lines), default=0) + 3
+              for k in range(len(groups) + 4)]
+    for feature, lines in tables:
+        print(f"\n{feature}")
+        for line in lines:
+            print("  " + "".join(f"{cell:<{w}}" for cell, w in zip(line, widths, strict=True)).rstrip())
+    if len(rows) > top:
+        print(f"\n({len(rows) - top} more feature(s) with smaller differences; --top {len(rows)} lists them)")
+    interval = f"{doc['confidence']:.0%} percentile bootstrap intervals ({doc['n_boot']} resamples per group)" \
+        if doc["n_boot"] else "no intervals (--n-boot 0)"
+    print(f"\nFeatures ordered by the largest difference of mean attribution; [low, high]: {interval}.")
+    print(f"p: permutation test of no difference between groups ({doc['n_perm']} shuffles of the group labels, "
+          f"seed {doc['seed']}); statistic: {doc['statistic']}; p = {doc['p_rule']}.")
+    print(f"Holm p: {doc['correction']} ({len(rows)} features), for the mean and the mean |attribution| "
+          "separately: a Holm p below α keeps the chance of any false difference among them below α.")
 
 
 class _ProgressLine:
@@ -625,6 +784,227 @@ def cmd_info(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+EXIT_UNVERIFIED = 3  # verify: nothing differs, but something could not be checked
+_MARKS = {"verified": "✔ verified", "differs": "✘ DIFFERS", "cannot verify": "? cannot verify"}
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from workbench.core.verify import verify_file
+
+    if not Path(args.project).exists():
+        raise CliError(f"No such project file: {args.project}")
+    progress = None if args.json else _progress_printer("verifying")
+    project, report = verify_file(args.project, runs=args.run or None, progress=progress)
+    if args.run:
+        unknown = sorted(set(args.run) - {r.id for r in project.runs})
+        if unknown:
+            raise CliError(f"No run {unknown[0]!r} in this project; its runs: "
+                           f"{', '.join(r.id for r in project.runs) or 'none'}.")
+    counts = report.counts()
+    if args.json:
+        _emit_json({"project": str(args.project), **report.to_dict()})
+    else:
+        for item in report.items:
+            line = f"{_MARKS[item.status]:<16} {item.name}"
+            if item.status == "differs" and (item.expected is not None or item.actual is not None):
+                line += f": stored {_short(item.expected)}, recomputed {_short(item.actual)}"
+            if item.reason and item.status != "verified":
+                line += f" — {item.reason}"
+            print(line)
+        print(f"\n{counts['verified']} verified, {counts['differs']} differ, "
+              f"{counts['cannot verify']} cannot be verified ({report.elapsed:.1f} s)")
+    if counts["differs"]:
+        return EXIT_FAILED
+    return EXIT_OK if report.ok else EXIT_UNVERIFIED
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    text = json.dumps(value) if not isinstance(value, str) else value
+    return text if len(text) <= 40 else text[:37] + "…"
+
+
+def _progress_printer(what: str) -> Any:
+    """A progress callback that rewrites one line on a terminal (nothing when piped)."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(fraction: float) -> None:
+        sys.stderr.write(f"\r{what} {fraction:4.0%}")
+        if fraction >= 1:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+def cmd_datasheet(args: argparse.Namespace) -> int:
+    from workbench.core.datasheet import project_datasheet
+
+    project = _load(args.project)
+    sheet = project_datasheet(project)
+    if args.json:
+        _emit_json(sheet)
+    else:
+        _print_datasheet(sheet)
+    return EXIT_OK
+
+
+_SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
+
+
+def _print_datasheet(d: dict[str, Any]) -> None:
+    """The datasheet as readable text: sizes, columns, groups, rows, then the flags."""
+
+    def pct(part: float, whole: float) -> str:
+        return f"{100 * part / whole:.1f}%" if whole else "—"
+
+    def score(v: Any) -> str:
+        return "—" if v is None else f"{v:.2f}"
+
+    print(f"Datasheet of {d.get('title') or 'the data'} ({d['kind']}, {d['task']} of {d['target']!r})")
+    size = f"{d['rows']:,} in the source, {d['rows_used']:,} used"
+    if d.get("n_columns") is not None:
+        size += f"; {d['n_columns']} columns"
+    print(f"rows        {size}")
+    print("splits      " + " · ".join(f"{_SPLIT_NAMES.get(k, k)} {v:,}" for k, v in d["splits"].items()))
+    used = d["rows_used"]
+    if d.get("classes"):
+        print("classes     " + " · ".join(
+            f"{c}: {n:,} ({pct(n, used)})" for c, n in zip(d["classes"], d["class_counts"])))
+    elif d.get("target_summary"):
+        t = d["target_summary"]
+        print("target      " + "  ".join(f"{k} {_fmt(v)}" for k, v in t.items()))
+    if d["columns"]:
+        sens = list(d["sensitive"])
+        width = max(12, *(len(c["name"]) for c in d["columns"]))
+        head = f"{'column':<{width}}  {'role':<9} {'type':<11} {'missing':>7} {'distinct':>8} {'unique':>7} {'→target':>8}"
+        head += "".join(f" {'→' + s:>{max(7, len(s) + 1)}}" for s in sens)
+        print("\n" + head)
+        for c in d["columns"]:
+            uf = c["unique_fraction"]
+            line = (f"{c['name']:<{width}}  {c['role']:<9} {c['type']:<11} {c['missing']:>7,} "
+                    f"{c['distinct']:>8,} {('—' if uf is None else f'{100 * uf:.1f}%'):>7} "
+                    f"{score(c['target_score']):>8}")
+            line += "".join(f" {score(c['proxy_scores'].get(s)):>{max(7, len(s) + 1)}}" for s in sens)
+            print(line)
+        print("→: how well the column alone predicts the target or group (chance-adjusted balanced "
+              "accuracy of a cross-validated one-column model; 0 chance, 1 perfect; R² for a "
+              "regression target); only model inputs are scored.")
+    if d["groups"]:
+        print()
+        classes = d.get("classes") or []
+        width = max(12, *(len(t["attribute"]) + 3 + len(g["name"]) for t in d["groups"] for g in t["groups"]))
+        heads = [f"{d['target']} = {c}" for c in classes]
+        cell_width = max(14, *(len(h) for h in heads)) if heads else 14
+        print(f"{'group':<{width}}  {'rows':>7} {'share':>6}" + "".join(f"  {h:>{cell_width}}" for h in heads))
+        for t in d["groups"]:
+            for g in t["groups"]:
+                name = f"{t['attribute']} = {g['name']}"
+                line = f"{name:<{width}}  {g['rows']:>7,} {pct(g['rows'], used):>6}"
+                for n in g.get("class_counts") or []:
+                    cell = f"{n:,} ({pct(n, g['rows'])})"
+                    line += f"  {cell:>{cell_width}}"
+                print(line)
+    print()
+    dup = d["duplicates"]
+    print(f"duplicates  {dup['rows']:,} row(s) repeat an earlier row"
+          + (f" (e.g. rows {', '.join(map(str, dup['examples'][0]))})" if dup["examples"] else ""))
+    if d["shared"]:
+        print("shared      " + " · ".join(
+            f"{_SPLIT_NAMES.get(s['splits'][1])} rows also in {_SPLIT_NAMES.get(s['splits'][0])}: {s['rows']:,}"
+            for s in d["shared"]))
+    flags = d["flags"]
+    print(f"\nflags       {len(flags) or 'none'}")
+    for f in flags:
+        print(f"  ! {f['kind']:<11} {f['reason']}")
+    if d["not_applicable"]:
+        print("not applicable")
+        for k, why in d["not_applicable"].items():
+            print(f"  {k.replace('_', ' '):<13} {why}")
+    for note in d.get("notes", []):
+        print(f"note: {note}")
+
+
+# ------------------------------------------------------------------------- audit report
+def cmd_report(args: argparse.Namespace) -> int:
+    from workbench.core.report import parse_time, write_report
+    from workbench.core.report.canonical import sha256_hex
+    from workbench.core.signing import load_private_key
+
+    stamp = parse_time(args.time)  # a bad --time fails before any work
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise CliError(f"{args.output} is a file; -o takes a folder for the report.")
+    if not out.exists() and not out.parent.exists():
+        raise CliError(f"The folder {str(out.parent)!r} does not exist.")
+    if args.audit and not Path(args.audit).is_file():
+        raise CliError(f"No such audit file: {args.audit}")
+    key = load_private_key(args.sign) if args.sign else None
+    project = _load(args.project)
+    verify = True if args.verify else (False if args.no_verify else None)
+    paths = write_report(project, out, project_path=args.project, audit=args.audit, run_id=args.run,
+                         time=stamp, sign_key=key, recompute=args.recompute, verify=verify)
+    report = json.loads((out / "report.json").read_bytes())
+    digest = sha256_hex((out / "report.json").read_bytes())
+    summary = report["summary"]
+    if args.json:
+        _emit_json({"output": str(out), "files": [p.name for p in paths], "report_sha256": digest,
+                    "time": stamp, "signed": key is not None, "run": summary.get("run"),
+                    "sections": {s["id"]: s["status"] for s in summary["sections"]},
+                    "verification": summary["verification"]["status"], "flags": summary["flags"]})
+        return EXIT_OK
+    run = summary.get("run") or {}
+    print(f"Audit report of {project.name!r}" + (f", run {run.get('name')} ({run.get('id')})" if run else "")
+          + f", at {stamp}")
+    for s in summary["sections"]:
+        print(f"  {s['status']:<13} {s['title']}" + (f" — {s['reason']}" if s.get("reason") and s["status"] != "assessed" else ""))
+    print(f"Wrote {', '.join(p.name for p in paths)} to {out}")
+    print(f"report.json sha256 {digest}" + ("  (signed)" if key is not None else ""))
+    return EXIT_OK
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    from workbench.core.signing import key_id, load_public_key, write_keypair
+
+    private, public = write_keypair(args.output, force=args.force)
+    kid = key_id(load_public_key(public))
+    if args.json:
+        _emit_json({"private_key": str(private), "public_key": str(public), "algorithm": "Ed25519", "key_id": kid})
+    else:
+        print(f"Wrote the Ed25519 private key to {private} (keep it secret) and the public key to {public}")
+        print(f"key id {kid}")
+    return EXIT_OK
+
+
+def cmd_verify_report(args: argparse.Namespace) -> int:
+    from workbench.core.signing import verify_report_dir
+
+    result = verify_report_dir(args.folder, key=args.key, project=args.project, audit=args.audit)
+    if args.json:
+        _emit_json({"folder": str(args.folder), **result.to_dict()})
+    else:
+        marks = {"ok": "ok", "differs": "DIFFERS", "missing": "MISSING", "invalid": "INVALID",
+                 "not checked": "not checked"}
+        for item in result.items:
+            line = f"{marks.get(item['status'], item['status']):<12} {item['name']}"
+            if item["status"] == "differs" and item["expected"] and item["actual"]:
+                line += f": {str(item['expected'])[:16]}… expected, {str(item['actual'])[:16]}… found"
+            if item["reason"] and (item["status"] != "ok" or item["kind"] == "signature"):
+                line += f" — {item['reason']}"
+            print(line)
+        bad = result.failures
+        if bad:
+            print(f"FAILED: {', '.join(dict.fromkeys(i['name'] for i in bad))} "
+                  f"{'does' if len(bad) == 1 else 'do'} not match the manifest or signature")
+        else:
+            print("OK: every checked digest matches the manifest" + (
+                " and the signature is valid" if any(i["kind"] == "signature" and i["status"] == "ok"
+                                                     for i in result.items) else ""))
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
 # ----------------------------------------------------------------------------- parsing
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # one line, exit 2
@@ -703,7 +1083,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="use N training rows as the background distribution instead of a fixed baseline")
     s.add_argument("--no-group", action="store_true", help="keep one-hot columns separate")
     s.add_argument("--seed", type=_int, default=0, help="seed of stochastic methods (default 0)")
-    s.add_argument("--top", type=_positive_int, default=10, help="features listed per sample (default 10)")
+    s.add_argument("--top", type=_positive_int, default=10, help="features listed per sample, or per comparison with --by-group (default 10)")
+    s.add_argument("--by-group", metavar="COL",
+                   help="explain every sample of --split and compare the groups of sensitive column COL")
+    s.add_argument("--n-boot", type=_non_negative_int, default=1000,
+                   help="with --by-group: bootstrap resamples per group (default 1000; 0: no intervals)")
+    s.add_argument("--n-perm", type=_non_negative_int, default=1000,
+                   help="with --by-group: shuffles of the group labels per test (default 1000; 0: no p-values)")
     s.add_argument("--save", action="store_true", help="keep the explanation in the project file")
     s.add_argument("-o", "--output", help="folder to write explanation.json and .npy arrays to")
     s.add_argument("--quiet", action="store_true", help="no progress output")
@@ -746,10 +1132,51 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(func=cmd_export)
 
+    s = sub.add_parser("verify", help="re-derive every stored number and say which agree")
+    s.add_argument("project")
+    s.add_argument("--run", action="append", help="check only this run id (repeatable)")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.set_defaults(func=cmd_verify)
+
     s = sub.add_parser("info", help="summary of a project: graph, data, runs")
     s.add_argument("project")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(func=cmd_info)
+
+    s = sub.add_parser("datasheet", help="what the project's data holds: sizes, groups, proxies, leaks")
+    s.add_argument("project")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.set_defaults(func=cmd_datasheet)
+
+    s = sub.add_parser("report", help="write the audit report: report.json, .html, .pdf and a manifest")
+    s.add_argument("project")
+    s.add_argument("-o", "--output", required=True, help="folder to write the report into (made if missing)")
+    s.add_argument("--audit", help="the auditor's .wbaudit: findings, sign-off, their analyses")
+    s.add_argument("--run", help="run id or name (default: the active run)")
+    s.add_argument("--time", help="report time, ISO 8601 (default now); the same time gives the same files")
+    s.add_argument("--sign", metavar="KEYFILE", help="Ed25519 private key (PEM) to sign the manifest with")
+    s.add_argument("--recompute", action="store_true", help="also evaluate the model once on the test split")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--verify", action="store_true", help="re-derive every stored number even if the audit "
+                                                         "file holds a verification")
+    g.add_argument("--no-verify", action="store_true", help="never re-derive (use the audit file's "
+                                                            "stored verification, if any)")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("keygen", help="make an Ed25519 key pair for signing reports")
+    s.add_argument("-o", "--output", required=True, help="private key file; the public key goes beside it")
+    s.add_argument("--force", action="store_true", help="replace existing key files")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.set_defaults(func=cmd_keygen)
+
+    s = sub.add_parser("verify-report", help="check a report folder against its manifest and signature")
+    s.add_argument("folder")
+    s.add_argument("--key", help="the signer's public key (PEM) to trust")
+    s.add_argument("--project", help="also check the project file, its weights and data")
+    s.add_argument("--audit", help="also check the audit file")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.set_defaults(func=cmd_verify_report)
     return p
 
 

@@ -25,11 +25,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("project", nargs="?", help="a .wbproj file to open")
     parser.add_argument("--demo", action="store_true", help="open the built-in demo project")
+    parser.add_argument("--audit", action="store_true",
+                        help="open the project read-only for an audit; your work goes to NAME.wbaudit")
     parser.add_argument("--version", action="version", version=f"Model Workbench {workbench.__version__}")
     args = parser.parse_args(argv)
+    if args.audit and not args.project:
+        parser.error("--audit needs the project to audit: workbench --audit PROJECT.wbproj")
     from workbench.gui.app import run_app
 
-    return run_app(project_path=args.project, demo=args.demo)
+    return run_app(project_path=args.project, demo=args.demo, audit=args.audit)
 
 
 if __name__ == "__main__":

@@ -383,7 +383,7 @@ def _bias_corrected(samples: np.ndarray, estimate: float, confidence: float) -> 
     resamples sit mostly on one side of the estimate. BC moves the percentiles by
     ``z0 = Φ⁻¹(share of resamples below the estimate)`` — ties counted half — so the interval
     is centred on the estimate's own bias. With no bias (``z0 = 0``) it is the percentile
-    interval.
+    interval. It always contains the estimate (widened to it when the correction overshoots).
     """
     s = np.asarray(samples, dtype=np.float64)
     s = s[~np.isnan(s)]
@@ -395,7 +395,10 @@ def _bias_corrected(samples: np.ndarray, estimate: float, confidence: float) -> 
     z0 = normal.inv_cdf(below)
     z = normal.inv_cdf((1 + confidence) / 2)
     lo, hi = np.quantile(s, [normal.cdf(2 * z0 - z), normal.cdf(2 * z0 + z)])
-    return float(lo), float(hi)
+    # A spread near 0 has nearly every resample above it, and the correction can then move the
+    # whole interval below the estimate; an interval is never shown without its own estimate,
+    # so it is widened to reach it (more cautious, never less).
+    return float(min(lo, estimate)), float(max(hi, estimate))
 
 
 def _check_boot(n_boot: Any, confidence: Any, seed: Any) -> None:

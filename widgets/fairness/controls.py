@@ -131,6 +131,8 @@ class FairnessControls(QWidget):
         self.constraint_combo = QComboBox()
         for key, title in CONSTRAINTS.items():
             self.constraint_combo.addItem(title, key)
+        self._tips = (self.reweigh_button.toolTip(), self.penalty_button.toolTip(),
+                      self.threshold_button.toolTip())
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -179,6 +181,7 @@ class FairnessControls(QWidget):
         layout.addWidget(mitigation)
 
         self._busy = False
+        self._mitigation_refused = ""  # why mitigations are off (the project is open for audit)
         self.columns_list.itemChanged.connect(self._refresh)
         self.favourable_combo.currentIndexChanged.connect(self._refresh)
         self.audit_button.clicked.connect(self._on_audit)
@@ -230,6 +233,15 @@ class FairnessControls(QWidget):
         self.live_check.blockSignals(False)
 
     # ------------------------------------------------------------------ state
+    def set_mitigations_refused(self, reason: str) -> None:
+        """Turn the mitigation buttons off, saying why in their tooltips ("" turns them back on)."""
+        if not reason and self._mitigation_refused:
+            self.reweigh_button.setToolTip(self._tips[0])
+            self.penalty_button.setToolTip(self._tips[1])
+            self.threshold_button.setToolTip(self._tips[2])
+        self._mitigation_refused = reason
+        self._refresh()
+
     def set_busy(self, busy: bool) -> None:
         """While an audit or mitigation runs: inputs locked, progress shown, Cancel enabled."""
         self._busy = busy
@@ -300,6 +312,10 @@ class FairnessControls(QWidget):
             self.threshold_button,
         ):
             button.setEnabled(ready)
+        for button in (self.reweigh_button, self.penalty_button, self.threshold_button):
+            if self._mitigation_refused:
+                button.setEnabled(False)
+                button.setToolTip(self._mitigation_refused)
         self.audit_button.setToolTip(problem or "Compute the fairness metrics with intervals")
         self.hint_label.setText(problem)
         self.hint_label.setVisible(bool(problem))

@@ -453,9 +453,10 @@ class TrainSettings(QWidget):
         self._show_message()
         self._update_visibility()
 
-    def set_read_only(self, read_only: bool) -> None:
-        """Lock every setting (while training) or unlock them."""
+    def set_read_only(self, read_only: bool, why: str = "Settings cannot change while the model trains.") -> None:
+        """Lock every setting (while training, or for an audit: ``why`` is shown) or unlock them."""
         self._read_only = read_only
+        self.read_only_label.setText(why)
         for name, editor in self.editors.items():
             editor.setEnabled(not read_only and self._editor_active(name))
         for toggle in self.toggles.values():

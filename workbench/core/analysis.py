@@ -22,6 +22,7 @@ from workbench.core.session import (
     load_data,
     model_for,
     pick_run,
+    run_provenance,
     train_run,
 )
 
@@ -29,6 +30,7 @@ __all__ = [
     "FAVOURABLE_WORDS",
     "AuditOutcome",
     "ExplainOutcome",
+    "GroupExplainOutcome",
     "audit_run",
     "explain_run",
     "band_edges",
@@ -36,6 +38,10 @@ __all__ = [
     "favourable_scores",
     "fairness_analysis",
     "explanation_analysis",
+    "explain_by_group",
+    "group_comparison",
+    "group_explanation_analysis",
+    "group_explanation_meta",
     "mitigate_run",
     "parse_samples",
 ]
@@ -105,6 +111,7 @@ class ExplainOutcome:
     inputs: Any  # the model inputs explained, (S, *input_shape)
     labels: list[str]  # true label per sample ("" for regression)
     target_names: list[str]  # explained output per sample
+    request: dict[str, Any] | None = None  # the arguments that recompute it (workbench verify)
 
 
 def explain_run(
@@ -197,8 +204,19 @@ def explain_run(
         names[t] if names and t is not None and 0 <= t < len(names) else ("output" if t is None else str(t))
         for t in result.targets
     ]
+    request = {"method": method, "samples": list(row_ids), "split": split, "layer": layer,
+               "target": target, "background": background, "group": group, "seed": seed,
+               "options": dict(options or {})}
     return ExplainOutcome(run=run, result=result, row_ids=row_ids, split=split, inputs=X,
-                          labels=labels, target_names=targets)
+                          labels=labels, target_names=targets, request=request)
+
+
+def _evidence(run: Run) -> dict[str, Any]:
+    """Which weights and data an analysis was computed from, and with which libraries."""
+    from workbench.core.session import library_versions
+
+    return {"weights_sha256": run.provenance.get("weights_sha256"),
+            "data_fingerprint": run.data_fingerprint, "library_versions": library_versions()}
 
 
 def explanation_analysis(outcome: ExplainOutcome, epoch: int | None = None) -> Analysis:
@@ -209,6 +227,9 @@ def explanation_analysis(outcome: ExplainOutcome, epoch: int | None = None) -> A
     meta.pop("attributions", None)
     meta.update(row_ids=outcome.row_ids, split=outcome.split, labels=outcome.labels,
                 target_names=outcome.target_names)
+    if outcome.request is not None:
+        meta["request"] = outcome.request
+    meta.update(_evidence(outcome.run))
     arrays = {
         "attributions": np.asarray(outcome.result.attributions, dtype=np.float64),
         "inputs": np.asarray(outcome.inputs, dtype=np.float32),
@@ -249,6 +270,7 @@ class AuditOutcome:
     split: str
     favourable: str
     sensitive: list[str]
+    request: dict[str, Any] | None = None  # the arguments that recompute it (workbench verify)
 
 
 def favourable_label(class_names: Sequence[Any], wanted: str | None = None) -> int:
@@ -361,15 +383,175 @@ def audit_run(
                           intersections=intersections and len(sens) > 1)
     except ValueError as exc:
         raise WorkbenchError(str(exc)) from exc
+    request = {"sensitive": list(sensitive), "split": split, "favourable": favourable,
+               "threshold": threshold, "n_boot": n_boot, "confidence": confidence, "seed": seed,
+               "intersections": intersections}
     return AuditOutcome(run=run, report=report, split=split,
-                        favourable=str(data.class_names[fav]), sensitive=list(sensitive))
+                        favourable=str(data.class_names[fav]), sensitive=list(sensitive), request=request)
 
 
 def fairness_analysis(outcome: AuditOutcome, epoch: int | None = None) -> Analysis:
     """The audit as an :class:`Analysis` to keep with its run."""
     meta = {"report": outcome.report.to_dict(), "split": outcome.split,
             "favourable": outcome.favourable, "sensitive": outcome.sensitive}
+    if outcome.request is not None:
+        meta["request"] = outcome.request
+    meta.update(_evidence(outcome.run))
     return Analysis(id=Analysis.new_id(), kind="fairness", meta=meta, epoch=epoch)
+
+
+# -------------------------------------------------------------- explanations by group
+@dataclass
+class GroupExplainOutcome:
+    """Attributions of every sample of a split, compared across the groups of a sensitive column."""
+
+    run: Run
+    comparison: Any  # engines.explain.GroupAttributionComparison
+    explanation: ExplainOutcome  # the per-sample attributions that were compared
+    sensitive: str
+    split: str
+    band_edges: list[float] | None  # where a continuous column was cut into groups
+    request: dict[str, Any]  # the arguments that recompute it
+    explained_outputs: dict[str, int] | None = None  # output name: number of samples explained for it
+
+
+def explain_by_group(
+    project: Project,
+    method: str,
+    sensitive: str,
+    *,
+    split: str = "test",
+    run_id: str | None = None,
+    layer: str | None = None,
+    target: int | None = None,
+    background: int | None = None,
+    group: bool = True,
+    seed: int = 0,
+    n_boot: int = 1000,
+    n_perm: int = 1000,
+    confidence: float = 0.95,
+    options: dict[str, Any] | None = None,
+    data: Any = None,
+    model: Any = None,
+    progress: Callable[[float], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> GroupExplainOutcome:
+    """Explain every sample of ``split`` with ``method`` and compare the groups of ``sensitive``.
+
+    The attributions are those of :func:`explain_run` (same baseline, background, grouping
+    and seed); the comparison is :func:`engines.explain.compare_groups` with the groups of the
+    sensitive column (a continuous column is banded at the training split's quartiles, as
+    fairness audits band it). Every group of the column is reported, including groups with no
+    sample in the split (size 0). Images and sequences are compared as per-group mean maps.
+    """
+    import numpy as np
+
+    from engines import explain as ex
+    from engines.fairness import FairnessError, encode_sensitive
+
+    if method not in ex.METHODS:
+        raise WorkbenchError(f"Unknown method {method!r}; use one of: {', '.join(ex.METHODS)}.")
+    data = data if data is not None else load_data(project)
+    info = ex.METHODS[method]
+    if data.kind not in info.kinds:
+        raise WorkbenchError(f"{info.title} explains {' or '.join(info.kinds)} data; this project's data is "
+                             f"a {data.kind}: choose another method.")
+    idx = np.sort(np.asarray(_split_indices(data, split)))
+    if len(idx) == 0:
+        raise WorkbenchError(f"The {split} split is empty.")
+    _sensitive(data, [sensitive], idx)  # a sensitive column of this data, or one sentence why not
+    edges = band_edges(data, [sensitive])
+    try:
+        encoded = encode_sensitive({sensitive: data.sensitive[sensitive]}, bands=edges, intersections=False)
+    except FairnessError as exc:
+        raise WorkbenchError(str(exc)) from exc
+    levels = encoded.levels[sensitive]
+    codes = encoded.joint_members[sensitive][encoded.joint]  # group index of every row
+    present = sorted({int(c) for c in codes[idx]})
+    if len(present) < 2:
+        raise WorkbenchError(
+            f"Column {sensitive!r} has only one group ({levels[present[0]]!r}) among the {len(idx)} rows of "
+            f"the {split} split; comparing groups needs at least two (try --split all).")
+
+    def part(lo: float, hi: float) -> Callable[[float], None] | None:
+        if progress is None:
+            return None
+        return lambda f: progress(lo + (hi - lo) * min(max(float(f), 0.0), 1.0))
+
+    row_ids = [int(r) for r in data.row_ids[idx]]
+    explained = explain_run(project, method, samples=row_ids, split=split, run_id=run_id, layer=layer,
+                            target=target, background=background, group=group, seed=seed,
+                            options=options, data=data, model=model, progress=part(0.0, 0.85),
+                            cancel=cancel)
+    pos = _positions(data, split, explained.row_ids)
+    labels = [levels[int(c)] for c in codes[pos]]
+    try:
+        comparison = ex.compare_groups(explained.result.attributions, labels,
+                                       feature_names=explained.result.feature_names, group_order=levels,
+                                       n_boot=n_boot, n_perm=n_perm, confidence=confidence, seed=seed,
+                                       progress=part(0.85, 1.0), cancel=cancel)
+    except ex.ExplainError as exc:
+        raise WorkbenchError(str(exc)) from exc
+    outputs: dict[str, int] = {}
+    for name in explained.target_names:
+        outputs[name] = outputs.get(name, 0) + 1
+    if len(outputs) > 1:  # not like for like: say so where the numbers are read
+        counts = ", ".join(f"{k} for {v}" for k, v in sorted(outputs.items()))
+        comparison.notes.append(
+            f"The explained output is each sample's predicted class ({counts} samples), so attributions "
+            "towards different outputs are averaged together; explain one fixed output (a target class) "
+            "to compare like with like.")
+    request = {"method": method, "sensitive": sensitive, "split": split, "layer": layer, "target": target,
+               "background": background, "group": group, "seed": seed, "n_boot": n_boot, "n_perm": n_perm,
+               "confidence": confidence, "options": dict(options or {})}
+    return GroupExplainOutcome(run=explained.run, comparison=comparison, explanation=explained,
+                               sensitive=sensitive, split=split, band_edges=edges.get(sensitive),
+                               request=request, explained_outputs=outputs)
+
+
+def group_explanation_meta(outcome: GroupExplainOutcome) -> dict[str, Any]:
+    """Everything that says how a comparison was made (no arrays): method, options, baseline or
+    background, seed, split, row ids, sensitive column and its bands, n_boot, n_perm, versions."""
+    from engines.explain.by_group import ARRAY_FIELDS
+
+    r = outcome.explanation.result
+    comparison = {k: v for k, v in outcome.comparison.to_dict().items() if k not in ARRAY_FIELDS}
+    return {
+        "comparison": comparison,
+        "method": r.method, "title": r.title, "params": r.params, "baseline": r.baseline,
+        "value_function": r.value_function, "layer": r.layer, "seed": r.seed,
+        "split": outcome.split, "row_ids": list(outcome.explanation.row_ids),
+        "sensitive": outcome.sensitive, "band_edges": outcome.band_edges,
+        "explained_outputs": dict(outcome.explained_outputs or {}), "n_boot": outcome.comparison.n_boot, "n_perm": outcome.comparison.n_perm,
+        "confidence": outcome.comparison.confidence, "versions": dict(r.versions),
+        "request": dict(outcome.request),
+    }
+
+
+def group_explanation_analysis(outcome: GroupExplainOutcome, epoch: int | None = None) -> Analysis:
+    """The comparison as an :class:`Analysis` of kind ``group_explanation`` (arrays as .npy)."""
+    import numpy as np
+
+    from engines.explain.by_group import ARRAY_FIELDS
+
+    c = outcome.comparison
+    arrays = {name: np.asarray(getattr(c, name)) for name in ARRAY_FIELDS if getattr(c, name) is not None}
+    return Analysis(id=Analysis.new_id(), kind="group_explanation", meta=group_explanation_meta(outcome),
+                    arrays=arrays, epoch=epoch)
+
+
+def group_comparison(analysis: Analysis) -> Any:
+    """The :class:`~engines.explain.GroupAttributionComparison` kept in a ``group_explanation``
+    analysis, without recomputing anything (WorkbenchError if it cannot be read)."""
+    from engines.explain import ExplainError, GroupAttributionComparison
+
+    if analysis.kind != "group_explanation":
+        raise WorkbenchError(f"Analysis {analysis.id!r} is a {analysis.kind}, not a group comparison.")
+    try:
+        return GroupAttributionComparison.from_dict({**dict(analysis.meta.get("comparison") or {}),
+                                                     **analysis.arrays})
+    except ExplainError as exc:
+        raise WorkbenchError(str(exc)) from exc
 
 
 # ---------------------------------------------------------------------------- mitigation
@@ -459,6 +641,8 @@ def mitigate_run(
                 weights={k: v.clone() for k, v in (base.weights or {}).items()},
                 data_fingerprint=base.data_fingerprint,
             )
+            run.provenance = run_provenance(run, metrics_split="val", metrics_rows=int(len(va)),
+                                            seed=base.config.get("seed"), recipe="threshold_optimizer")
             if add_to_project:
                 project.add_run(run)
                 project.active_run = run.id

@@ -21,8 +21,13 @@ Schema history
 1
     Schema 0 renamed and split into graph / data / train_config / runs / ui.
 2
+    Each run has ``"analyses"``, the explanations and fairness audits computed for it
+    (schema 1 had none).
+3
     The current layout, described by ``workbench.core.project.PROJECT_SCHEMA``: each run has
-    ``"analyses"``, the explanations and fairness audits computed for it (schema 1 had none).
+    ``"provenance"``, what is needed to re-derive its numbers (the sha256 of its weights, the
+    split its metrics were measured on, seed, library versions). Runs from schema 2 get an
+    empty one: ``workbench verify`` says what it cannot check for them.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from typing import Any
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "MigrationError", "migrate", "migration"]
 
 #: The schema version this application writes and reads natively.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -143,4 +148,15 @@ def _v1_to_v2(doc: dict[str, Any]) -> dict[str, Any]:
         for run in runs:
             if isinstance(run, dict):
                 run.setdefault("analyses", [])
+    return doc
+
+
+@migration(2)
+def _v2_to_v3(doc: dict[str, Any]) -> dict[str, Any]:
+    """Schema 2 -> 3: runs gain an (empty) provenance."""
+    runs = doc.get("runs")
+    if isinstance(runs, list):
+        for run in runs:
+            if isinstance(run, dict):
+                run.setdefault("provenance", {})
     return doc

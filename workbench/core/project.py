@@ -55,9 +55,11 @@ __all__ = [
     "discard_recovery",
     "list_recoveries",
     "load_project",
+    "load_project_for_verify",
     "recovery_dir",
     "recovery_path",
     "save_project",
+    "weights_digest",
 ]
 
 FORMAT = "model-workbench-project"
@@ -144,6 +146,8 @@ class Run:
     weights: dict[str, torch.Tensor] | None = field(default=None, compare=False, repr=False)
     data_fingerprint: str = ""
     analyses: list[Analysis] = field(default_factory=list)
+    # what re-deriving the run's numbers needs: weights_sha256, metrics_split, seed, versions
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     @staticmethod
     def new_id() -> str:
@@ -278,6 +282,7 @@ RUN_SCHEMA = _obj(
         "message": _STR,
         "metrics": _OBJ,
         "data_fingerprint": _STR,
+        "provenance": _OBJ,
         "history_file": _ENTRY,
         "weights_file": {"anyOf": [_ENTRY, {"type": "null"}]},
         "analyses": {
@@ -418,6 +423,15 @@ def _weights_bytes(weights: Mapping[str, torch.Tensor], run_id: str) -> bytes:
         raise ProjectFileError(f"Cannot save the weights of run {run_id!r}: {exc}") from exc
 
 
+def weights_digest(weights: Mapping[str, torch.Tensor]) -> str:
+    """sha256 of a run's weights as the project file stores them (safetensors bytes).
+
+    The bytes are a pure function of the tensors, so the digest recorded when a run is made
+    can be checked again after the file has travelled (``workbench verify``).
+    """
+    return hashlib.sha256(_weights_bytes(weights, "")).hexdigest()
+
+
 def _compress_type(data: bytes) -> int:
     """Deflate, unless the result would look like a zip bomb to :func:`load_project`.
 
@@ -487,6 +501,7 @@ def _document(project: Project) -> tuple[dict[str, Any], list[tuple[str, bytes, 
                 "message": run.message,
                 "metrics": run.metrics,
                 "data_fingerprint": run.data_fingerprint,
+                "provenance": run.provenance,
                 "history_file": history_file,
                 "weights_file": weights_file,
                 "analyses": analyses,
@@ -689,18 +704,22 @@ class _Reader:
 
     def check_no_pickles(self) -> None:
         for name in self.infos:
-            if name.endswith("/"):
-                continue
-            # A safetensors file starts with its header length (8 bytes, little-endian), which
-            # can begin 0x80 0x02..0x05 like a pickle; it is only ever read by the safetensors
-            # parser, which executes nothing and refuses anything that is not safetensors.
-            if name.endswith(".safetensors"):
-                continue
-            head = self._open_read(name, 2)
-            if _looks_pickled(head):
-                raise self.fail(f"entry {name} is a pickle; pickles are never loaded")
-            if name.lower().endswith((".npy", ".npz")):
-                self._check_numpy(name)
+            self.check_no_pickles_in(name)
+
+    def check_no_pickles_in(self, name: str) -> None:
+        """Refuse ``name`` if it is (or holds) a pickle."""
+        if name.endswith("/"):
+            return
+        # A safetensors file starts with its header length (8 bytes, little-endian), which
+        # can begin 0x80 0x02..0x05 like a pickle; it is only ever read by the safetensors
+        # parser, which executes nothing and refuses anything that is not safetensors.
+        if name.endswith(".safetensors"):
+            return
+        head = self._open_read(name, 2)
+        if _looks_pickled(head):
+            raise self.fail(f"entry {name} is a pickle; pickles are never loaded")
+        if name.lower().endswith((".npy", ".npz")):
+            self._check_numpy(name)
 
     def _open_read(self, name: str, n: int) -> bytes:
         try:
@@ -841,7 +860,13 @@ def _parse_doc(reader: _Reader) -> dict[str, Any]:
     return doc
 
 
-def _read_analyses(reader: _Reader, records: list[dict[str, Any]], i: int, rid: str) -> list[Analysis]:
+def _read_analyses(
+    reader: _Reader,
+    records: list[dict[str, Any]],
+    i: int,
+    rid: str,
+    damaged: list[tuple[str, str, str]] | None = None,
+) -> list[Analysis]:
     import numpy as np
 
     out: list[Analysis] = []
@@ -854,11 +879,16 @@ def _read_analyses(reader: _Reader, records: list[dict[str, Any]], i: int, rid: 
             problem = _check_entry_name(entry)
             if problem or not entry.endswith(".npy"):
                 raise reader.fail(f"{where}.arrays.{name} must name a .npy entry" + (f" ({problem})" if problem else ""))
-            blob = reader.read(entry, f"an array of analysis {rec['id']!r}")
             try:
-                arrays[name] = np.load(io.BytesIO(blob), allow_pickle=False)
-            except (ValueError, OSError, EOFError) as exc:
-                raise reader.fail(f"{entry} is not a valid NumPy array ({exc})") from exc
+                blob = reader.read(entry, f"an array of analysis {rec['id']!r}")
+                try:
+                    arrays[name] = np.load(io.BytesIO(blob), allow_pickle=False)
+                except (ValueError, OSError, EOFError) as exc:
+                    raise reader.fail(f"{entry} is not a valid NumPy array ({exc})") from exc
+            except ProjectFileError as exc:
+                if damaged is None:
+                    raise
+                damaged.append(("analysis", f"{rid}/{rec['id']}", str(exc)))
         out.append(
             Analysis(
                 id=rec["id"],
@@ -872,11 +902,37 @@ def _read_analyses(reader: _Reader, records: list[dict[str, Any]], i: int, rid: 
     return out
 
 
-def _read_project(reader: _Reader) -> Project:
+def _read_project(reader: _Reader, damaged: list[tuple[str, str, str]] | None = None) -> Project:
+    """The project in ``reader``; with ``damaged``, parts that fail their checks are noted there.
+
+    Normally any failure refuses the whole file. ``workbench verify`` passes a list instead:
+    a run's weights, an analysis's arrays or an embedded data file that cannot be read, or
+    whose bytes do not match their record, is appended as ``(kind, name, reason)`` and left
+    out (weights None, arrays empty, data bytes kept), so verify can name each one.
+    """
+
+    def lenient(kind: str, name: str, read: Any, fallback: Any) -> Any:
+        if damaged is None:
+            return read()
+        try:
+            return read()
+        except ProjectFileError as exc:
+            damaged.append((kind, name, str(exc)))
+            return fallback
+
     reader.check_structure()
     if PROJECT_JSON not in reader.infos:
         raise reader.fail("it has no project.json, so it is not a Model Workbench project")
-    reader.check_no_pickles()
+    if damaged is None:
+        reader.check_no_pickles()
+    else:
+        for name in list(reader.infos):  # a damaged entry is noted, a pickle still refused
+            try:
+                reader.check_no_pickles_in(name)
+            except ProjectFileError as exc:
+                if "pickle" in str(exc) or "object arrays" in str(exc):
+                    raise
+                damaged.append(("entry", name, str(exc)))
     doc = _parse_doc(reader)
     try:
         graph = Graph.from_dict(doc["graph"])
@@ -901,9 +957,13 @@ def _read_project(reader: _Reader) -> Project:
             raise reader.fail(problem)
         weights = None
         if meta["weights_file"] is not None:
-            blob = reader.read(meta["weights_file"], f"the weights of run {rid!r}")
-            weights = _load_weights(blob, reader, rid)
-        analyses = _read_analyses(reader, meta["analyses"], i, rid)
+            wfile = meta["weights_file"]
+            weights = lenient(
+                "weights", rid,
+                lambda wfile=wfile, rid=rid: _load_weights(reader.read(wfile, f"the weights of run {rid!r}"), reader, rid),
+                None,
+            )
+        analyses = _read_analyses(reader, meta["analyses"], i, rid, damaged)
         runs.append(
             Run(
                 id=rid,
@@ -917,6 +977,7 @@ def _read_project(reader: _Reader) -> Project:
                 weights=weights,
                 data_fingerprint=meta["data_fingerprint"],
                 analyses=analyses,
+                provenance=meta["provenance"],
             )
         )
     active = doc["active_run"]
@@ -931,12 +992,21 @@ def _read_project(reader: _Reader) -> Project:
             raise reader.fail(
                 f"project.json: embedded[{i}].name {name!r} must be a relative path under data/"
             )
-        blob = reader.read(name, "an embedded data file")
-        if len(blob) != item["size"] or hashlib.sha256(blob).hexdigest() != item["sha256"]:
-            raise reader.fail(
-                f"embedded file {name} is damaged: its sha256 does not match project.json"
-            )
-        embedded[name] = blob
+        def read_embedded(name: str = name, item: dict[str, Any] = item) -> bytes:
+            blob = reader.read(name, "an embedded data file")
+            if len(blob) != item["size"] or hashlib.sha256(blob).hexdigest() != item["sha256"]:
+                if damaged is not None:
+                    damaged.append(("data", name, f"its sha256 {hashlib.sha256(blob).hexdigest()} "
+                                    f"does not match the {item['sha256']} recorded in project.json"))
+                    return blob
+                raise reader.fail(
+                    f"embedded file {name} is damaged: its sha256 does not match project.json"
+                )
+            return blob
+
+        blob = lenient("data", name, read_embedded, None)
+        if blob is not None:
+            embedded[name] = blob
 
     return Project(
         name=doc["name"],
@@ -980,6 +1050,34 @@ def load_project(path: str | os.PathLike[str]) -> Project:
             ) from exc
         with zf:
             return _read_project(_Reader(zf, label))
+
+
+def load_project_for_verify(path: str | os.PathLike[str]) -> tuple[Project, list[tuple[str, str, str]]]:
+    """Read a project as :func:`load_project` does, but note damaged parts instead of refusing.
+
+    Returns the project and ``(kind, name, reason)`` for each run's weights (kind
+    ``"weights"``, name the run id), analysis (``"analysis"``, ``run/analysis``), embedded data
+    file (``"data"``) or other entry (``"entry"``) that is unreadable or does not match its
+    record. Pickles, unsafe paths and a broken ``project.json`` are still refused.
+    """
+    path = Path(path)
+    label = repr(path.name)
+    try:
+        fh = open(path, "rb")
+    except OSError as exc:
+        raise ProjectFileError(f"Cannot open {label}: {exc.strerror or exc}.") from exc
+    damaged: list[tuple[str, str, str]] = []
+    with fh:
+        try:
+            zf = zipfile.ZipFile(fh)
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
+            raise ProjectFileError(
+                f"Cannot open {label}: it is not a Model Workbench project (not a zip archive, "
+                f"or a truncated one: {exc})."
+            ) from exc
+        with zf:
+            project = _read_project(_Reader(zf, label), damaged)
+    return project, damaged
 
 
 # ----------------------------------------------------------------------- autosave / recovery

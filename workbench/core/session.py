@@ -235,10 +235,46 @@ def train_run(
         weights={k: v.detach().cpu().contiguous() for k, v in result.state_dict.items()},
         data_fingerprint=data.fingerprint,
     )
+    run.provenance = run_provenance(run, metrics_split="val", metrics_rows=int(len(va)), seed=cfg.seed)
     if add_to_project:
         project.add_run(run)
         project.active_run = run.id
     return TrainOutcome(run=run, status=result.status, message=result.message)
+
+
+def library_versions() -> dict[str, str]:
+    """The versions that decide a run's or an analysis's numbers, for their provenance."""
+    import platform
+
+    import numpy as np
+    import torch
+
+    from workbench import __version__
+
+    return {"app": __version__, "python": platform.python_version(), "torch": torch.__version__,
+            "numpy": np.__version__}
+
+
+def run_provenance(run: Run, *, metrics_split: str, metrics_rows: int, seed: Any,
+                   recipe: str = "evaluate") -> dict[str, Any]:
+    """What ``workbench verify`` needs to re-derive a run's numbers.
+
+    ``weights_sha256`` is the digest of the weights as the project file stores them;
+    ``metrics_split`` the split its stored metrics were measured on (the validation split at
+    the end of training) and ``recipe`` how (``evaluate``: the loss and metrics of the model's
+    outputs; ``threshold_optimizer``: decisions per group of a post-processed run).
+    """
+    from workbench.core.project import weights_digest
+
+    return {
+        "weights_sha256": weights_digest(run.weights) if run.weights else None,
+        "metrics_split": metrics_split,
+        "metrics_rows": metrics_rows,
+        "metrics_recipe": recipe,
+        "seed": seed,
+        "data_fingerprint": run.data_fingerprint,
+        "versions": library_versions(),
+    }
 
 
 def _jsonable(obj: Any) -> Any:

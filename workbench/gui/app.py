@@ -45,6 +45,7 @@ from widgets.graph.palette import LayerPalette
 from widgets.training.plots import TrainingPlots
 from widgets.training.settings import TrainSettings
 from workbench.gui.activations_panel import LookInsideController
+from workbench.gui.audit_panel import READ_ONLY_REASON, AuditDock, AuditSession
 from workbench.gui.canvas import CanvasController
 from workbench.gui.data_panel import DataController, TrainSettingsController
 from workbench.gui.document import ProjectDocument
@@ -69,7 +70,7 @@ def _ready_to_show(project: Any) -> Any:
     import engines.data  # noqa: F401 (warm-up import: pandas, scikit-learn)
     from engines.shapes import analyse
 
-    analyse(project.graph)
+    analyse((project[0] if isinstance(project, tuple) else project).graph)
     return project
 
 
@@ -117,6 +118,7 @@ class MainWindow(QMainWindow):
         self.doc: ProjectDocument | None = None
         self.path: Path | None = None
         self._unsaved_new = False  # a new project that was never saved counts as unsaved
+        self.audit_session: AuditSession | None = None  # the project is open for audit
         self.undo_group = QUndoGroup(self)
         self._selected_nodes: list[str] = []
         self.settings = QSettings()
@@ -152,6 +154,11 @@ class MainWindow(QMainWindow):
         else:  # first start: the network gets most of the height, the plots the rest
             QTimer.singleShot(0, self._default_dock_sizes)
         self.statusBar().showMessage("Loading…")
+        from workbench.gui import wheel_guard
+
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            wheel_guard.install(app)  # a wheel over a field scrolls the panel, not the value
         self._update_title()
         self._update_actions()
 
@@ -275,6 +282,10 @@ class MainWindow(QMainWindow):
         self.fairness_dock = self._dock("Fairness", "fairness", QWidget(),
                                         Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.plots_dock, self.fairness_dock)
+        self.audit_panel = AuditDock(self)
+        self.audit_dock = self._dock("Audit", "audit", self.audit_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.plots_dock, self.audit_dock)
+        self.audit_dock.hide()  # shown when a project is opened for audit (View menu otherwise)
         self.call_after_first_paint(self._analysis_panels)
         # the right column (training settings, runs) runs the full height beside the bottom docks
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -317,6 +328,11 @@ class MainWindow(QMainWindow):
         self.open_action = act("&Open…", self.open_dialog, S.Open, "Open a project file")
         self.save_action = act("&Save", self.save, S.Save, "Save the project")
         self.save_as_action = act("Save &As…", self.save_as, S.SaveAs, "Save under a new name")
+        self.open_audit_action = act("Open for &Audit…", self.open_audit_dialog, "Ctrl+Shift+O",
+                                     "Open a project read-only; your analyses, findings and sign-off "
+                                     "go to an audit file beside it")
+        self.export_report_action = act("Export &Report…", self.export_report, "Ctrl+Shift+R",
+                                        "Write the audit report (JSON, HTML, PDF, manifest) to a folder")
         self.quit_action = act("&Quit", self.close, S.Quit)
         self.train_action = act("&Train", self.start_training, "F5", "Train a new run")
         self.pause_action = act("&Pause / Resume", self.toggle_pause, "F6", "Pause or resume training")
@@ -329,13 +345,14 @@ class MainWindow(QMainWindow):
         self.delete_action = act("&Delete", self.delete_selected, S.Delete, "Delete the selected layers")
 
         menu = self.menuBar().addMenu("&File")
-        for a in (self.new_action, self.open_action):
+        for a in (self.new_action, self.open_action, self.open_audit_action):
             menu.addAction(a)
         self.recent_menu = menu.addMenu("Open &Recent")
         self._fill_recent()
         menu.addSeparator()
         menu.addAction(self.save_action)
         menu.addAction(self.save_as_action)
+        menu.addAction(self.export_report_action)
         menu.addSeparator()
         menu.addAction(self.quit_action)
         menu = self.menuBar().addMenu("&Edit")
@@ -356,7 +373,7 @@ class MainWindow(QMainWindow):
         menu.addAction(self.problems_dock.toggleViewAction())
         for dock in (self.palette_dock, self.inspector_dock, self.train_dock, self.runs_dock,
                      self.plots_dock, self.log_dock, self.look_inside_dock, self.data_dock,
-                     self.explain_dock, self.fairness_dock):
+                     self.explain_dock, self.fairness_dock, self.audit_dock):
             menu.addAction(dock.toggleViewAction())
         menu.addSeparator()
         menu.addMenu(self.theme.menu(self))
@@ -408,6 +425,7 @@ class MainWindow(QMainWindow):
                 self._explain_panel.set_document(self.doc)
                 self._fairness_panel.set_document(self.doc)
             self.theme.apply()  # the new panels' plots follow the theme too
+            self._apply_audit_lock()
         return self._explain_panel, self._fairness_panel
 
     def _connect_worker(self) -> None:
@@ -422,7 +440,8 @@ class MainWindow(QMainWindow):
         self.data_controller.idle.connect(lambda: self.plots.set_class_names(self._class_names()))
 
     # ---------------------------------------------------------------- project
-    def open_initial(self, project_path: str | None, demo: bool, *, warm_up: bool = False) -> None:
+    def open_initial(self, project_path: str | None, demo: bool, *, warm_up: bool = False,
+                     audit: bool = False) -> None:
         """Called once the window is painted: the project loads on a worker thread, then any
         recovery files are offered; with ``warm_up`` the training process starts after that."""
 
@@ -431,7 +450,9 @@ class MainWindow(QMainWindow):
             if warm_up:
                 self.worker.warm_up()  # it imports torch too: after the project, not beside it
 
-        if project_path:
+        if project_path and audit:
+            self.open_for_audit(Path(project_path), then=then)
+        elif project_path:
             self.open_in_background(Path(project_path), then=then)
         else:
             self.load_demo(then=then)
@@ -511,7 +532,9 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(text)
         self._update_actions()
 
-    def set_project(self, project: Any, path: Path | None) -> None:
+    def set_project(self, project: Any, path: Path | None, audit: AuditSession | None = None) -> None:
+        """Show ``project``; with ``audit``, read-only for an auditor (see :meth:`open_for_audit`)."""
+        self.audit_session = audit
         if self.doc is not None:
             self.undo_group.removeStack(self.doc.undo_stack)
             self.doc.deleteLater()
@@ -523,7 +546,8 @@ class MainWindow(QMainWindow):
         self.doc.graph_changed.connect(self._refresh_graph)
         self.doc.runs_changed.connect(self._refresh_runs)
         self.doc.dirty_changed.connect(lambda _dirty: self._update_title())
-        self.recovery.attach(self.doc)
+        # an audited project is never written, not even to a recovery file
+        self.recovery.attach(None if audit is not None else self.doc)
         self.look_inside_controller.attach(self.doc)
         self.path = path
         self._unsaved_new = False
@@ -540,10 +564,100 @@ class MainWindow(QMainWindow):
         if self._explain_panel is not None and self._fairness_panel is not None:
             self._explain_panel.set_document(self.doc)
             self._fairness_panel.set_document(self.doc)
+        self.audit_panel.set_session(audit)
+        self.run_list.read_only_reason = READ_ONLY_REASON if audit is not None else None
+        if audit is not None:
+            self.audit_dock.show()
+            self.audit_dock.raise_()
         self._refresh_graph()
         self._refresh_runs()
         self._update_title()
         self._update_actions()
+
+    # ------------------------------------------------------------------ audit
+    def open_audit_dialog(self) -> None:
+        if self.worker.is_running() or not self._confirm_discard():
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Open project for audit", str(self._last_dir()), FILE_FILTER)
+        if path:
+            self.open_for_audit(Path(path))
+
+    def open_for_audit(self, path: Path, then: Any = None) -> None:
+        """Open ``path`` read-only for an auditor, with the audit file beside it if there is one.
+
+        Nothing in the project can be changed and the project file is never written; the
+        auditor's own analyses, findings and sign-off are saved to ``NAME.wbaudit``.
+        """
+
+        def read() -> Any:
+            from workbench.core.project import load_project
+
+            project = load_project(path)
+            return project, AuditSession(project, path)
+
+        def show(loaded: Any) -> None:
+            project, session = loaded
+            self.set_project(project, path, audit=session)
+            self._add_recent(path)
+            self.log_message(f"Opened {path} for audit (read-only); your work goes to {session.audit_path.name}")
+            if session.mismatch:
+                self.log_message(session.mismatch)
+                box = QMessageBox(QMessageBox.Icon.Warning, workbench.APP_NAME,
+                                  "The audit file belongs to another version of this project.", parent=self)
+                box.setInformativeText(session.mismatch)
+                box.open()
+
+        self._load_in_background(f"Opening {path.name} for audit…", read, show,
+                                 f"Could not open {path.name} for audit.", then)
+
+    def save_audit(self) -> bool:
+        """Write the auditor's work to the audit file (the project file is left as it is)."""
+        if self.audit_session is None:
+            return False
+        try:
+            target = self.audit_session.save()
+        except Exception as exc:
+            self.show_error(f"Could not save {self.audit_session.audit_path.name}; the previous file is unchanged.", exc)
+            return False
+        self.dirty = False
+        self.log_message(f"Saved the audit to {target}")
+        return True
+
+    def export_report(self) -> None:
+        """Write the audit report of the active run to a folder the user picks."""
+        if self.project is None or self.path is None:
+            QMessageBox.information(self, workbench.APP_NAME, "Save the project first: the report records its file's sha256.")
+            return
+        if self.dirty and not (self.save_audit() if self.audit_session is not None else self.save()):
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Export report to folder", str(self._last_dir()))
+        if not folder:
+            return
+        try:
+            from workbench.core.report import write_report
+        except ImportError as exc:  # pragma: no cover - the report module ships with the app
+            self.show_error("The report cannot be written.", exc)
+            return
+        audit_path = self.audit_session.audit_path if self.audit_session is not None else None
+        path = self.path
+        run_id = self.project.active_run
+
+        def write(_progress: Any, _cancelled: Any) -> Any:
+            from workbench.core.project import load_project
+
+            # the report describes the file as it is on disk (an audited project is never changed)
+            saved = load_project(path)
+            audit = audit_path if audit_path is not None and audit_path.exists() else None
+            return write_report(saved, Path(folder), project_path=path, audit=audit,
+                                run_id=run_id if any(r.id == run_id for r in saved.runs) else None)
+
+        self.statusBar().showMessage("Writing the report…")
+        runner = TaskRunner(self)
+        runner.finished.connect(lambda files: (self.log_message(f"Wrote the report to {folder}"),
+                                               self.statusBar().showMessage(f"Report written to {folder}", 5000)))
+        runner.failed.connect(lambda message, details: self.show_error("The report could not be written.", message, details))
+        runner.start(write)
+        self._report_runner = runner
 
     def _refresh_graph(self) -> None:
         # The canvas controller has redrawn the graph (it is connected first); what is left
@@ -681,9 +795,11 @@ class MainWindow(QMainWindow):
     def _confirm_discard(self) -> bool:
         if not self.dirty:
             return True
+        what = ("Your audit has unsaved work (analyses, findings, sign-off). Save it to "
+                f"{self.audit_session.audit_path.name} first?" if self.audit_session is not None
+                else "The project has unsaved changes. Save them first?")
         answer = QMessageBox.question(
-            self, "Unsaved changes",
-            "The project has unsaved changes. Save them first?",
+            self, "Unsaved changes", what,
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
             | QMessageBox.StandardButton.Cancel,
         )
@@ -738,6 +854,8 @@ class MainWindow(QMainWindow):
         return True
 
     def save(self) -> bool:
+        if self.audit_session is not None:
+            return self.save_audit()
         if self.path is None:
             return self.save_as()
         return self._save_to(self.path)
@@ -920,7 +1038,8 @@ class MainWindow(QMainWindow):
         name = self.project.name if self.project is not None else "Untitled"
         if self.path is not None:
             name = self.path.stem
-        self.setWindowTitle(f"{name}[*] — {workbench.APP_NAME}")
+        audit = " (audit)" if self.audit_session is not None else ""
+        self.setWindowTitle(f"{name}{audit}[*] — {workbench.APP_NAME}")
         self.setWindowModified(self.dirty)
 
     def _update_actions(self) -> None:
@@ -935,10 +1054,16 @@ class MainWindow(QMainWindow):
         self.save_as_action.setEnabled(has and not running)
         self.save_action.setEnabled(has and not running)
         self.delete_action.setEnabled(has and not running)
-        self.inspector.set_read_only(running)
-        self.canvas.set_read_only(running)
-        self.train_settings.set_read_only(running)
-        self.data_panel.set_read_only(running)
+        locked = running or self.audit_session is not None
+        self.inspector.set_read_only(locked)
+        self.canvas.set_read_only(locked)
+        if self.audit_session is not None:
+            self.train_settings.set_read_only(True, READ_ONLY_REASON)
+        else:
+            self.train_settings.set_read_only(locked)
+        self.data_panel.set_read_only(locked)
+        self.export_report_action.setEnabled(has and not running and self.path is not None)
+        self._apply_audit_lock()
         # no undo while a run trains: the run's graph must stay as it started
         if self.doc is not None:
             self.undo_group.setActiveStack(None if running else self.doc.undo_stack)
@@ -948,6 +1073,37 @@ class MainWindow(QMainWindow):
                 w.setEnabled(False)
             for editor in (self.inspector, self.canvas, self.train_settings, self.data_panel):
                 editor.set_read_only(True)
+
+    #: actions that would change the network, data, settings or runs: off while auditing
+    def _editing_actions(self) -> list[Any]:
+        view = self.graph_view
+        return [self.train_action, self.train_button, self.save_as_action, self.delete_action,
+                view.paste_action, view.duplicate_action, view.quick_add_action, self.arrange_action]
+
+    def _apply_audit_lock(self) -> None:
+        auditing = self.audit_session is not None
+        for w in self._editing_actions():
+            if auditing:
+                w.setEnabled(False)
+            if isinstance(w, QAction):
+                tip = w.property("normal_tip")
+                if tip is None:
+                    w.setProperty("normal_tip", w.toolTip())
+                    tip = w.toolTip()
+                w.setToolTip(READ_ONLY_REASON if auditing else str(tip))
+            else:
+                w.setToolTip(READ_ONLY_REASON if auditing else "")
+        self.save_action.setText("&Save Audit" if auditing else "&Save")
+        self.save_action.setToolTip(
+            f"Save your analyses, findings and sign-off to {self.audit_session.audit_path.name}; "
+            "the project file is never written" if auditing and self.audit_session else "Save the project")
+        self.palette.setEnabled(not auditing)
+        self.palette.setToolTip(READ_ONLY_REASON if auditing else
+                                "Double-click a layer (or press Enter) to add it after the selected "
+                                "layer; with nothing selected it is added unconnected")
+        if self._fairness_panel is not None:
+            self._fairness_panel.panel.controls.set_mitigations_refused(
+                "Mitigations add runs to the project: not while it is open for audit" if auditing else "")
 
     def log_message(self, text: str) -> None:
         self.log.appendPlainText(f"{time.strftime('%H:%M:%S')}  {text}")
@@ -989,6 +1145,7 @@ class MainWindow(QMainWindow):
         if self._explain_panel is not None and self._fairness_panel is not None:
             self._explain_panel.shutdown()
             self._fairness_panel.shutdown()
+        self.audit_panel.shutdown()
         self.recovery.closed()  # the user saved or chose to discard: no recovery needed
         event.accept()
 
@@ -1004,7 +1161,7 @@ def _install_excepthook(window: MainWindow) -> None:
     window.errors.install_excepthook()
 
 
-def run_app(project_path: str | None = None, demo: bool = False) -> int:
+def run_app(project_path: str | None = None, demo: bool = False, audit: bool = False) -> int:
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName(workbench.APP_NAME)
     app.setOrganizationName("Model Workbench")
@@ -1012,5 +1169,5 @@ def run_app(project_path: str | None = None, demo: bool = False) -> int:
     _install_excepthook(window)
     window.show()
     # torch and the engines are imported only after the window has been painted once.
-    window.call_after_first_paint(lambda: window.open_initial(project_path, demo, warm_up=True))
+    window.call_after_first_paint(lambda: window.open_initial(project_path, demo, warm_up=True, audit=audit))
     return int(app.exec())

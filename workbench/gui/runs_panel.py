@@ -140,12 +140,21 @@ class RunListController(QObject):
         """Open the in-place editor on a run's row."""
         run_id = run_id or self.current_id()
         item = self._item(run_id) if run_id else None
+        if self.read_only_reason:
+            self._refuse(self.read_only_reason)
+            return
         if item is not None and not self._busy():
             self.view.setCurrentItem(item)
             self.view.editItem(item)
 
+    #: why runs cannot be renamed or deleted now (the project is open for audit), or None
+    read_only_reason: str | None = None
+
     def rename(self, run_id: str, name: str) -> bool:
         """Rename a run (one undo step); a refused name is explained, nothing changes."""
+        if self.read_only_reason:
+            self._refuse(self.read_only_reason)
+            return False
         if self._busy():
             self._refuse("Runs cannot be renamed while a run is training.")
             return False
@@ -162,6 +171,9 @@ class RunListController(QObject):
 
     def delete(self, run_ids: list[str] | None = None, confirm: bool = True) -> bool:
         """Delete runs (the selected ones by default) as one undo step, after confirming."""
+        if self.read_only_reason:
+            self._refuse(self.read_only_reason)
+            return False
         if self._busy():
             self._refuse("Runs cannot be deleted while a run is training.")
             return False
@@ -243,12 +255,17 @@ class RunListController(QObject):
         a.setToolTip("Its weights are what gets exported and looked inside")
         a = menu.addAction("Rename…", lambda: self.start_rename(run_id))
         a.setShortcut("F2")
-        a.setEnabled(not busy)
+        a.setEnabled(not busy and not self.read_only_reason)
+        if self.read_only_reason:
+            a.setToolTip(self.read_only_reason)
         selected = self.selected_ids()
         ids = selected if run_id in selected else [run_id]
         a = menu.addAction(
             "Delete run…" if len(ids) == 1 else f"Delete {len(ids)} runs…", lambda: self.delete(ids)
         )
         a.setShortcut("Del")
-        a.setEnabled(not busy)
+        a.setEnabled(not busy and not self.read_only_reason)
+        if self.read_only_reason:
+            a.setToolTip(self.read_only_reason)
+        menu.setToolTipsVisible(True)
         return menu

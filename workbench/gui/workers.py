@@ -190,7 +190,8 @@ def _train(conn: Connection, controls: _Controls, job: int, spec: dict[str, Any]
         controls.detach()
     run = outcome.run
     fields = {name: getattr(run, name) for name in
-              ("id", "name", "created", "config", "status", "message", "history", "metrics", "data_fingerprint")}
+              ("id", "name", "created", "config", "status", "message", "history", "metrics", "data_fingerprint",
+               "provenance")}
     weights = safetensors_bytes(run.weights) if run.weights is not None else None
     conn.send(("done", job, {"run": fields, "weights": weights, "status": outcome.status,
                              "message": outcome.message}))
