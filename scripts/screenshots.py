@@ -5,6 +5,7 @@
 - ``explanations_table.png``: exact Shapley values of five test rows of the trained demo;
 - ``fairness.png``: the fairness audit of the trained demo with ``sex`` as the sensitive column;
 - ``audit.png``: that project opened for audit at 1366×768, verified, with a finding;
+- ``report_page1.png``: the first page of its audit report (PDF rendered by poppler's pdftoppm);
 - ``explanations_images.png``: saliency, integrated gradients and Grad-CAM on a LeNet-5 trained
   briefly on scikit-learn's digits.
 
@@ -75,9 +76,30 @@ def _audit_shot(app: QApplication, w, out: Path) -> bool:
                               "is twice as wide as for men.", "medium")
     _wait(400)
     a.grab().save(str(out / "audit.png"))
+    ok = a.save_audit() and ok
     a.dirty = False
     a.close()
-    return ok
+    return _report_page(project_path, out) and ok
+
+
+def _report_page(project_path: Path, out: Path) -> bool:
+    """The first page of the audit report of that project, as a PNG (needs poppler's pdftoppm)."""
+    import shutil
+    import subprocess
+
+    from workbench.core.audit_file import audit_path_for
+    from workbench.core.project import load_project
+    from workbench.core.report import write_report
+
+    folder = Path(tempfile.mkdtemp())
+    write_report(load_project(project_path), folder, project_path=project_path,
+                 audit=audit_path_for(project_path), time="2026-12-07T12:00:00Z")
+    if shutil.which("pdftoppm") is None:
+        print("pdftoppm not found (apt-get install poppler-utils): report_page1.png not written")
+        return True
+    subprocess.run(["pdftoppm", "-png", "-r", "80", "-f", "1", "-l", "1", "-singlefile",
+                    str(folder / "report.pdf"), str(out / "report_page1")], check=True)
+    return True
 
 
 def main() -> int:
