@@ -55,7 +55,7 @@ def _edit_name(qtbot, window, text: str) -> None:
     qtbot.waitUntil(lambda: window.runs.state() != QAbstractItemView.State.EditingState)
 
 
-def test_rename_in_place_and_make_active_are_undoable(make_main_window, qtbot) -> None:
+def test_rename_is_undoable_and_the_selected_run_is_the_current_one(make_main_window, qtbot) -> None:
     w = make_main_window()
     _open_demo(qtbot, w)
     _train(qtbot, w)
@@ -66,6 +66,7 @@ def test_rename_in_place_and_make_active_are_undoable(make_main_window, qtbot) -
     # F2 on the selected row edits the name only (the row also shows status and metric)
     w.runs.setFocus()
     w.runs.setCurrentItem(_row(w, first))
+    qtbot.waitUntil(lambda: w.project.active_run == first)  # selecting it made it current
     qtbot.keyClick(w.runs, Qt.Key.Key_F2)
     qtbot.waitUntil(lambda: _editor(w) is not None)
     assert _editor(w).text() == "run 1"
@@ -93,25 +94,22 @@ def test_rename_in_place_and_make_active_are_undoable(make_main_window, qtbot) -
     assert not w.run_list.rename(second, "   ")
     assert refused[-1] == "A run name cannot be empty."
 
-    # selecting a run shows its curves but does not change which run is active
+    # selecting a run makes it the current run: bold, named by the docks, not an undo step
+    steps = w.doc.undo_stack.count()
     w.runs.clearSelection()
     _row(w, first).setSelected(True)
-    assert w.project.active_run == second
-    # the context menu makes it active: one undo step, shown in bold
-    menu = w.run_list.context_menu(first)
-    titles = [a.text() for a in menu.actions()]
-    assert titles == ["Make active run", "Rename…", "Delete run…"]
-    menu.actions()[0].trigger()
-    assert w.project.active_run == first and _bold_rows(w) == [first]
-    assert w.project.active().name == "baseline"
-    menu = w.run_list.context_menu(first)
-    assert not menu.actions()[0].isEnabled()  # already active
-    w.undo_action.trigger()
-    assert w.project.active_run == second and _bold_rows(w) == [second]
-    # Enter on a row makes it active too
-    w.runs.setCurrentItem(_row(w, first))
+    qtbot.waitUntil(lambda: w.project.active_run == first)
+    assert _bold_rows(w) == [first] and w.project.active().name == "baseline"
+    assert w.doc.undo_stack.count() == steps
+    for dock in (w.explain_dock, w.fairness_dock, w.look_inside_dock, w.plots_dock):
+        assert dock.windowTitle().endswith(" — baseline"), dock.windowTitle()
+    titles = [a.text() for a in w.run_list.context_menu(first).actions()]
+    assert titles == ["Rename…", "Delete run…"]  # no second notion of "active"
+    # Enter on a row makes it current too
+    w.runs.setCurrentItem(_row(w, second))
     qtbot.keyClick(w.runs, Qt.Key.Key_Return)
-    assert w.project.active_run == first
+    qtbot.waitUntil(lambda: w.project.active_run == second)
+    assert w.explain_dock.windowTitle() == "Explanations — run 2"
 
 
 def test_delete_asks_first_and_undo_brings_the_run_back(make_main_window, qtbot, monkeypatch) -> None:
@@ -152,9 +150,9 @@ def test_delete_asks_first_and_undo_brings_the_run_back(make_main_window, qtbot,
     ids = [r.id for r in w.project.runs]
     w.runs.selectAll()
     menu = w.run_list.context_menu(ids[0])
-    assert menu.actions()[2].text() == "Delete 2 runs…"
+    assert menu.actions()[1].text() == "Delete 2 runs…"
     steps = w.doc.undo_stack.count()
-    menu.actions()[2].trigger()
+    menu.actions()[1].trigger()
     assert w.project.runs == [] and w.doc.undo_stack.count() == steps + 1
     w.undo_action.trigger()
     assert [r.id for r in w.project.runs] == ids  # back in their order

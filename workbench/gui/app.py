@@ -16,6 +16,7 @@ from typing import Any
 from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoGroup
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QApplication,
     QComboBox,
     QDialog,
@@ -675,19 +676,42 @@ class MainWindow(QMainWindow):
             + (f", {len(report.problems)} problem(s)" if report.problems else "")
         )
 
+    def _run_row_text(self, run: Any) -> str:
+        metric_key, _ = _metric_key(run.config.get("objective", "classification"))
+        value = run.metrics.get(metric_key.removeprefix("val_"), run.metrics.get(metric_key))
+        text = f"{run.name} — {run.status}"
+        if isinstance(value, int | float):
+            text += f", {metric_key.removeprefix('val_')} {value:.3f}"
+        return text
+
     def _refresh_runs(self) -> None:
+        rows = [(r.id, self._run_row_text(r)) for r in self.project.runs]
+        shown = [(self.runs.item(i).data(Qt.ItemDataRole.UserRole), self.runs.item(i).text())
+                 for i in range(self.runs.count())]
+        if rows == shown:
+            # only the current run changed: restyle the rows (an open name editor stays open)
+            if self.runs.state() == QAbstractItemView.State.EditingState:
+                # restyling a row closes its name editor: once the edit is over
+                QTimer.singleShot(200, self._refresh_runs)
+            else:
+                for i, run in enumerate(self.project.runs):
+                    item = self.runs.item(i)
+                    font = item.font()
+                    if font.bold() != (run.id == self.project.active_run):
+                        font.setBold(run.id == self.project.active_run)
+                        item.setFont(font)
+                    # made current elsewhere (a point in Runs compared): the list follows
+                    if run.id == self.project.active_run and not item.isSelected():
+                        self.runs.setCurrentItem(item)
+            self._name_docks()
+            return
         kept = {i.data(Qt.ItemDataRole.UserRole) for i in self.runs.selectedItems()}
         kept &= {r.id for r in self.project.runs}  # a rename keeps what the user had selected
         self.runs.blockSignals(True)
         self.runs.clear()
         active_item = None
         for run in self.project.runs:
-            metric_key, _ = _metric_key(run.config.get("objective", "classification"))
-            value = run.metrics.get(metric_key.removeprefix("val_"), run.metrics.get(metric_key))
-            text = f"{run.name} — {run.status}"
-            if isinstance(value, int | float):
-                text += f", {metric_key.removeprefix('val_')} {value:.3f}"
-            item = QListWidgetItem(text)
+            item = QListWidgetItem(self._run_row_text(run))
             item.setData(Qt.ItemDataRole.UserRole, run.id)
             item.setToolTip(run.message or run.status)
             self.run_list.decorate(item, run, active=run.id == self.project.active_run)
@@ -703,13 +727,17 @@ class MainWindow(QMainWindow):
             active_item.setSelected(True)
         else:
             self.plots.clear()
+        self._name_docks()
 
     def _show_selected_runs(self) -> None:
         ids = [i.data(Qt.ItemDataRole.UserRole) for i in self.runs.selectedItems()]
         runs = [r for r in self.project.runs if r.id in ids]
         if not runs or self.worker.is_running():
             return
-        # selecting shows curves; which run is active is an explicit, undoable choice
+        # the (first) selected run is the current run: every dock works on it and names it
+        if self.doc is not None and runs[0].id != self.project.active_run:
+            run_id = runs[0].id
+            QTimer.singleShot(0, lambda: self._make_current(run_id))
         self._plot_history(runs[0].history, runs[0].config.get("objective", "classification"))
         if len(runs) > 1:
             ep = runs[1].history.get("epoch", {})
@@ -717,6 +745,18 @@ class MainWindow(QMainWindow):
             self.plots.set_comparison((ep.get("train_loss", []), ep.get("val_loss", []), ep.get(key, [])))
         else:
             self.plots.set_comparison(None)
+
+    def _make_current(self, run_id: str) -> None:
+        if self.doc is not None and not self.worker.is_running() and any(r.id == run_id for r in self.project.runs):
+            self.doc.set_active_run(run_id)
+
+    def _name_docks(self) -> None:
+        """Every dock that works on the current run says which one it is."""
+        run = self.project.active() if self.project is not None else None
+        suffix = f" — {run.name}" if run is not None else ""
+        for dock, title in ((self.explain_dock, "Explanations"), (self.fairness_dock, "Fairness"),
+                            (self.look_inside_dock, "Look inside"), (self.plots_dock, "Plots")):
+            dock.setWindowTitle(title + suffix)
 
     def _plot_history(self, history: dict[str, Any], objective: str) -> None:
         steps = history.get("step", {})

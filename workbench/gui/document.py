@@ -1022,10 +1022,14 @@ class ProjectDocument(QObject):
         self.push(AddAnalysesCommand(self, run_id, analyses, text))
 
     def set_active_run(self, run_id: str) -> None:
-        """Make a run the active one (KeyError for an unknown one)."""
+        """Make a run the current one (KeyError for an unknown one).
+
+        Which run is current is what the user looks at, not an edit of the project: it is not
+        an undo step (Ctrl+Z never jumps to another run), and every dock follows it.
+        """
         command = SetActiveRunCommand(self, run_id)
         if command.old != run_id:
-            self.push(command)
+            command.redo()
 
     def set_train_config(self, changes: Mapping[str, Any], replace: bool = False) -> None:
         """Change training settings (all of them if ``replace``); ConfigError when invalid."""

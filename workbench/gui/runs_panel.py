@@ -94,8 +94,8 @@ class RunListController(QObject):
         tip = view.toolTip()
         view.setToolTip(
             (tip + "\n" if tip else "")
-            + "The active run (bold) is the one exported and looked inside. "
-            "F2 renames, Del deletes, Enter makes a run active; right-click for more."
+            + "The selected run (bold) is the current run: every dock works on it and names it. "
+            "F2 renames, Del deletes; right-click for more."
         )
 
     # ------------------------------------------------------------------ rows
@@ -201,9 +201,9 @@ class RunListController(QObject):
         return True
 
     def set_active(self, run_id: str | None = None) -> bool:
-        """Make a run (the current one by default) the active run, as one undo step."""
+        """Make a run (the row under the cursor by default) the current run: not an undo step."""
         if self._busy():
-            self._refuse("The active run cannot change while a run is training.")
+            self._refuse("The current run cannot change while a run is training.")
             return False
         run_id = run_id or self.current_id()
         if run_id is None:
@@ -213,7 +213,7 @@ class RunListController(QObject):
         except KeyError as exc:
             self._refuse(str(exc.args[0]) if exc.args else str(exc))
             return False
-        self.window.log_message(f"Active run: {self.window.project.run(run_id).name}")
+        self.window.log_message(f"Current run: {self.window.project.run(run_id).name}")
         return True
 
     # ------------------------------------------------------------ key, menu
@@ -249,10 +249,6 @@ class RunListController(QObject):
         """The menu for a run's row (built fresh, so it reflects the current state)."""
         menu = QMenu(self.view)
         busy = self._busy()
-        active = self.window.project is not None and self.window.project.active_run == run_id
-        a = menu.addAction("Make active run", lambda: self.set_active(run_id))
-        a.setEnabled(not busy and not active)
-        a.setToolTip("Its weights are what gets exported and looked inside")
         a = menu.addAction("Rename…", lambda: self.start_rename(run_id))
         a.setShortcut("F2")
         a.setEnabled(not busy and not self.read_only_reason)
