@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox
 
 from engines.training import EPOCH_METRICS, ConfigError, TrainConfig
@@ -128,7 +129,7 @@ def test_arbitrary_text_in_number_fields_never_raises(form, field, text) -> None
         assert form.message() == ""
     else:
         assert got == []
-        assert form.message() == problem
+        assert form.message().endswith(problem)
         assert form.message().endswith(".")
     form.settings_changed.disconnect()
 
@@ -195,7 +196,9 @@ def test_refused_edit_keeps_typed_text_red_and_choices_snap_back(form) -> None:
     optimizer = form.editor("optimizer")
     _choose(optimizer, "sgd")
     form.refuse("Refused.", ["optimizer"])
-    assert optimizer.currentData() == "adam" and form.message() == "Refused."
+    # every problem is listed, the newest last
+    assert optimizer.currentData() == "adam" and form.message().endswith("Refused.")
+    assert "less than 'epochs'" in form.message()
     form.set_values(form.values())  # an accepted edit from the document clears the message
     assert form.message() == "" and warmup.text() == "0"
 
@@ -313,7 +316,8 @@ def test_arbitrary_text_in_the_window_never_raises(make_main_window, qtbot) -> N
         TrainConfig.from_dict(cfg)  # whatever happened, the project's settings are usable
         value, problem = parse_setting(field, text)
         if problem is not None:
-            assert cfg == before and form.message() == problem
+            # every invalid field is listed, this one last
+            assert cfg == before and form.message().endswith(problem)
         elif cfg == before:
             # unchanged, or refused as a combination (warm-up not below epochs): explained
             assert before[field.name] == value or "must be less than" in form.message()
@@ -322,3 +326,34 @@ def test_arbitrary_text_in_the_window_never_raises(make_main_window, qtbot) -> N
             assert isinstance(value, int) or math.isclose(cfg[field.name], value)
 
     type_into()
+
+
+def test_any_invalid_setting_blocks_train_and_every_one_is_listed(make_main_window, qtbot) -> None:
+    w = make_main_window()
+    w.show()
+    w.open_initial(None, demo=True)
+    qtbot.waitUntil(lambda: w.project is not None and not w._loading, timeout=60_000)
+    assert w.train_action.isEnabled()
+    form = w.train_settings
+    lr, batch = form.editor("lr"), form.editor("batch_size")
+    lr.setFocus()
+    qtbot.keyClicks(lr, "abc")  # appended to the value: not a number
+    batch.selectAll()
+    qtbot.keyClicks(batch, "0")
+    qtbot.keyClick(batch, Qt.Key.Key_Tab)
+    problems = form.problems()
+    assert set(problems) == {"lr", "batch_size"}, problems
+    assert not w.train_action.isEnabled() and not w.train_button.isEnabled()
+    assert all(reason in w.train_button.toolTip() for reason in problems.values())
+    assert all(reason in form.message() for reason in problems.values())  # one place lists both
+    runs = len(w.project.runs)
+    w.start_training()  # F5 anyway: nothing trains, the status bar says why
+    assert not w.worker.is_running() and len(w.project.runs) == runs
+    assert "Fix the training settings first" in w.statusBar().currentMessage()
+    lr.selectAll()
+    qtbot.keyClicks(lr, "0.01")
+    qtbot.keyClick(lr, Qt.Key.Key_Tab)
+    batch.selectAll()
+    qtbot.keyClicks(batch, "16")
+    qtbot.keyClick(batch, Qt.Key.Key_Tab)
+    assert form.problems() == {} and w.train_action.isEnabled()

@@ -290,6 +290,7 @@ class TrainSettings(QWidget):
 
     settings_changed = Signal(dict)  # the user changed settings: {name: new value}
     reset_requested = Signal()  # the user asked for the template's default settings
+    validity_changed = Signal(bool)  # the invalid fields changed; True when none is left
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -664,13 +665,21 @@ class TrainSettings(QWidget):
         if isinstance(editor, QLineEdit):
             _mark(editor, invalid)
 
+    def problems(self) -> dict[str, str]:
+        """Every field that holds an invalid value, with its reason (empty when all are valid)."""
+        return dict(self._errors)
+
     def _show_message(self) -> None:
         if self._errors:
-            self.message_label.setText(list(self._errors.values())[-1])
+            # every invalid field, each with its reason: the action they feed waits for all
+            self.message_label.setText("\n".join(self._errors.values()))
             self.message_label.show()
         else:
             self.message_label.clear()
             self.message_label.hide()
+        if self._errors != getattr(self, "_shown_errors", {}):
+            self._shown_errors = dict(self._errors)
+            self.validity_changed.emit(not self._errors)
 
 
 _MISSING = object()

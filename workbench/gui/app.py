@@ -293,6 +293,7 @@ class MainWindow(QMainWindow):
         self.plots_dock.raise_()
 
         self.train_button.clicked.connect(self.start_training)
+        self.train_settings.validity_changed.connect(lambda _valid: self._update_actions())
         self.pause_button.clicked.connect(self.toggle_pause)
         self.stop_button.clicked.connect(self.stop_training)
         self.runs.itemSelectionChanged.connect(self._show_selected_runs)
@@ -955,6 +956,11 @@ class MainWindow(QMainWindow):
 
     # --------------------------------------------------------------- training
     def start_training(self) -> None:
+        problems = self.train_settings.problems()
+        if problems:  # F5 with a red field: say what blocks it, train nothing
+            self.statusBar().showMessage("Fix the training settings first: " + " ".join(problems.values()), 8000)
+            self.train_dock.raise_()
+            return
         if self.project is None or self.worker.is_running():
             return
         assert self.doc is not None
@@ -1085,8 +1091,11 @@ class MainWindow(QMainWindow):
     def _update_actions(self) -> None:
         running = self.worker.is_running()
         has = self.project is not None
+        invalid = self.train_settings.problems()
         for w in (self.train_action, self.train_button):
-            w.setEnabled(has and not running)
+            w.setEnabled(has and not running and not invalid)
+            w.setToolTip("Fix the training settings first:\n" + "\n".join(invalid.values()) if invalid
+                         else "Train a new run")
         for w in (self.pause_action, self.pause_button, self.stop_action, self.stop_button):
             w.setEnabled(running)
         for w in (self.new_action, self.open_action, self.save_action, self.save_as_action):
@@ -1125,6 +1134,8 @@ class MainWindow(QMainWindow):
         for w in self._editing_actions():
             if auditing:
                 w.setEnabled(False)
+            elif w in (self.train_action, self.train_button):
+                continue  # their tooltips say what blocks training (see _update_actions)
             if isinstance(w, QAction):
                 tip = w.property("normal_tip")
                 if tip is None:
