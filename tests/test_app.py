@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 
 pytestmark = pytest.mark.gui
 
@@ -178,6 +179,7 @@ def test_opening_a_bad_file_in_the_background_keeps_the_project(make_main_window
     qtbot.waitUntil(lambda: not w._loading, timeout=30_000)
     assert w.project is before and w.train_action.isEnabled()
     assert "Could not open broken.wbproj." in w.log.toPlainText()
+    assert not w.statusBar().currentMessage().startswith("Opening")  # no stale status
     for box in w.findChildren(__import__("PySide6.QtWidgets", fromlist=["QMessageBox"]).QMessageBox):
         box.close()
 
@@ -206,3 +208,29 @@ def test_training_feeds_gradient_norms_and_confusion_matrices(make_main_window, 
     for name, values in expected.items():
         assert list(grad.curves[name].getOriginalDataset()[1]) == values
     assert heat.image.image.tolist() == history["confusion"][-1]
+
+
+def test_no_state_of_a_previous_run_or_project_is_left_behind(make_main_window, qtbot) -> None:
+    w = make_main_window()
+    _wait_loaded(qtbot, w)
+    w.epochs.setValue(1)
+    with qtbot.waitSignal(w.worker.finished, timeout=120_000):
+        w.start_training()
+    first = w.project.active_run
+    assert w.progress.value() == w.progress.maximum()  # a completed run: 100 %
+    # a second run, stopped as soon as it starts: it keeps the share it did, not 100 %
+    w.epochs.setValue(50)
+    w.start_training()
+    qtbot.waitUntil(lambda: w._steps_done > 0, timeout=60_000)
+    with qtbot.waitSignal(w.worker.finished, timeout=120_000):
+        w.stop_training()
+    second = w.project.active_run
+    assert second != first and "stopped" in w.progress_label.text()
+    assert w.progress.value() < w.progress.maximum()
+    # the run just trained is the one selected and shown, not the one selected before
+    selected = [i.data(Qt.ItemDataRole.UserRole) for i in w.runs.selectedItems()]
+    assert selected == [second]
+    # a new project shows nothing of the old one's training
+    w.dirty = False
+    w.set_project(__import__("workbench.core.demo", fromlist=["demo_project"]).demo_project(), None)
+    assert w.progress.value() == 0 and w.progress_label.text() == "Idle"

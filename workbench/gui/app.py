@@ -509,6 +509,7 @@ class MainWindow(QMainWindow):
     def _on_project_load_failed(self, message: str, details: str) -> None:
         _show, failure, then = self._pending_load
         self._set_loading(None)
+        self.statusBar().showMessage(failure, 10_000)  # not "Opening …" any more
         self.show_error(failure, message, details)
         if then is not None:
             then()
@@ -568,6 +569,9 @@ class MainWindow(QMainWindow):
             self._fairness_panel.set_document(self.doc)
         self.audit_panel.set_session(audit)
         self.run_list.read_only_reason = READ_ONLY_REASON if audit is not None else None
+        if not self.worker.is_running():  # nothing of the previous project's training is left
+            self.progress.setValue(0)
+            self.progress_label.setText("Idle")
         if audit is not None:
             self.audit_dock.show()
             self.audit_dock.raise_()
@@ -720,6 +724,8 @@ class MainWindow(QMainWindow):
             if run.id == self.project.active_run:
                 active_item = item
         self.runs.blockSignals(False)
+        if active_item is not None and self.project.active_run not in kept:
+            kept = set()  # a new current run (just trained, added, undone back): select it alone
         if kept:
             for i in range(self.runs.count()):
                 item = self.runs.item(i)
@@ -1062,8 +1068,8 @@ class MainWindow(QMainWindow):
         assert self.doc is not None
         self.doc.add_run(outcome.run, activate=True)  # undoable, and marks unsaved changes
         self.progress_label.setText(f"{outcome.run.name}: {outcome.status}")
-        if self._total_steps:
-            self.progress.setValue(self.progress.maximum())
+        if self._total_steps and outcome.status == "completed":
+            self.progress.setValue(self.progress.maximum())  # a stopped run keeps the share it did
         self.log_message(f"{outcome.run.name} {outcome.status}. {outcome.message}")
         if outcome.status == "diverged":
             QMessageBox.warning(self, "Training stopped", outcome.message)
