@@ -329,3 +329,15 @@ def test_generated_command_lines_never_crash(
         lines = err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: "), (argv, err)
     assert trained_project.read_bytes() == before
+
+
+def test_a_closed_pipe_ends_the_command_quietly(monkeypatch, capsys) -> None:
+    import io
+
+    class ClosedPipe(io.StringIO):
+        def write(self, text: str) -> int:  # the reader went away (`| head -1`)
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr("sys.stdout", ClosedPipe())
+    assert main(["templates"]) == 141
+    assert capsys.readouterr().err == ""  # no "error: Broken pipe", no traceback

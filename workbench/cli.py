@@ -1195,6 +1195,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _error("interrupted")
         return 130
+    except BrokenPipeError:
+        # the reader went away (``workbench info X | head -3``): stop quietly, as cat does
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except OSError:
+            pass
+        return 141
     except Exception as exc:  # every documented error class becomes one line
         if isinstance(exc, _known_errors()):
             _error(exc)

@@ -8,6 +8,7 @@ module only draws and turns user actions into operations on the project.
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from pathlib import Path
@@ -908,7 +909,10 @@ class MainWindow(QMainWindow):
         return self._save_to(self.path)
 
     def save_as(self) -> bool:
-        default = str(self._last_dir() / f"{(self.project.name if self.project else 'project')}.wbproj")
+        # a name every system accepts: no <>:"/\\|?* and no control characters
+        name = self.project.name if self.project else "project"
+        name = re.sub(r'[<>:"/\\|?*\x00-\x1f]+', "-", name).strip(" .-") or "project"
+        default = str(self._last_dir() / f"{name}.wbproj")
         path, _ = QFileDialog.getSaveFileName(self, "Save project as", default, FILE_FILTER)
         if not path:
             return False
