@@ -234,3 +234,19 @@ def test_no_state_of_a_previous_run_or_project_is_left_behind(make_main_window, 
     w.dirty = False
     w.set_project(__import__("workbench.core.demo", fromlist=["demo_project"]).demo_project(), None)
     assert w.progress.value() == 0 and w.progress_label.text() == "Idle"
+
+
+def test_the_toolbar_does_not_move_when_there_is_something_to_undo(make_main_window, qtbot) -> None:
+    w = make_main_window()
+    w.show()
+    _wait_loaded(qtbot, w)
+    bar = w.findChild(__import__("PySide6.QtWidgets", fromlist=["QToolBar"]).QToolBar, "main_toolbar")
+    train_x = bar.widgetForAction(w.train_action).x()
+    assert not w.undo_action.isEnabled() and w.undo_action.toolTip() == "Nothing to undo"
+    w.doc.set_train_config({"epochs": 7})
+    assert w.undo_action.isEnabled() and w.undo_action.text() == "&Undo"
+    assert w.undo_action.toolTip().startswith("Undo ") and len(w.undo_action.toolTip()) > len("Undo ")
+    qtbot.wait(50)
+    assert bar.widgetForAction(w.train_action).x() == train_x
+    w.undo_action.trigger()
+    assert w.project.train_config["epochs"] != 7 and w.redo_action.isEnabled()

@@ -341,10 +341,17 @@ class MainWindow(QMainWindow):
         self.pause_action = act("&Pause / Resume", self.toggle_pause, "F6", "Pause or resume training")
         self.stop_action = act("&Stop", self.stop_training, "Shift+F5", "Stop training")
         self.fit_action = act("Zoom to &Fit", self.graph_view.zoom_to_fit, "Ctrl+0")
-        self.undo_action = self.undo_group.createUndoAction(self, "&Undo")
-        self.undo_action.setShortcut(QKeySequence(S.Undo))
-        self.redo_action = self.undo_group.createRedoAction(self, "&Redo")
-        self.redo_action.setShortcut(QKeySequence(S.Redo))
+        # fixed texts, so the toolbar never moves; what would be undone is in the tooltip
+        self.undo_action = act("&Undo", self.undo_group.undo, S.Undo, "Nothing to undo")
+        self.redo_action = act("&Redo", self.undo_group.redo, S.Redo, "Nothing to redo")
+        self.undo_action.setEnabled(False)
+        self.redo_action.setEnabled(False)
+        self.undo_group.canUndoChanged.connect(self.undo_action.setEnabled)
+        self.undo_group.canRedoChanged.connect(self.redo_action.setEnabled)
+        self.undo_group.undoTextChanged.connect(
+            lambda text: self.undo_action.setToolTip(f"Undo {text}" if text else "Nothing to undo"))
+        self.undo_group.redoTextChanged.connect(
+            lambda text: self.redo_action.setToolTip(f"Redo {text}" if text else "Nothing to redo"))
         self.delete_action = act("&Delete", self.delete_selected, S.Delete, "Delete the selected layers")
 
         menu = self.menuBar().addMenu("&File")
