@@ -81,7 +81,7 @@ def test_bad_file_keeps_current_project(make_main_window, qtbot, tmp_path: Path)
         box.close()
 
 
-def test_delete_undo_redo_and_run_undo(make_main_window, qtbot) -> None:
+def test_delete_undo_redo_and_a_trained_run_is_not_undone(make_main_window, qtbot) -> None:
     w = make_main_window()
     _wait_loaded(qtbot, w)
     start = w.project.graph.to_dict()
@@ -104,10 +104,10 @@ def test_delete_undo_redo_and_run_undo(make_main_window, qtbot) -> None:
     assert not w.undo_action.isEnabled()  # no undo while training
     with qtbot.waitSignal(w.worker.finished, timeout=120_000):
         pass
-    assert len(w.project.runs) == 1 and w.runs.count() == 1
-    w.undo_action.trigger()  # training a run is one undoable step
-    assert len(w.project.runs) == 0 and w.runs.count() == 0
-    w.redo_action.trigger()
+    assert len(w.project.runs) == 1 and w.runs.count() == 1 and w.dirty
+    # a trained run is a record, not an undo step: Undo never throws a trained model away
+    assert w.undo_action.toolTip() == "Undo Change training settings"  # the epochs set above
+    w.undo_action.trigger()
     assert len(w.project.runs) == 1 and w.runs.count() == 1
 
 

@@ -388,8 +388,12 @@ def test_add_run_refuses_a_duplicate_id() -> None:
     assert doc.undo_stack.count() == 0 and len(doc.project.runs) == 3
     doc.add_run(Run(id="r4", name="new"))
     assert doc.project.active_run == "r4"
+    # a trained run is a record, not an undo step: it stays, and the project is unsaved
+    assert doc.undo_stack.count() == 0 and doc.dirty
     doc.undo()
-    assert [r.id for r in doc.project.runs] == ["r1", "r2", "r3"] and doc.project.active_run == "r2"
+    assert [r.id for r in doc.project.runs] == ["r1", "r2", "r3", "r4"]
+    doc.mark_saved()
+    assert not doc.dirty
 
 
 def test_train_config_edits_validate_merge_and_undo() -> None:

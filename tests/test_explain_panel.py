@@ -380,5 +380,8 @@ def test_pinned_run_gets_its_live_explanations_in_one_step(make_main_window, qtb
     assert w.project.active() is trained
     assert [a.epoch for a in trained.analyses] == [1, 1, 2, 2]
     assert panel.epochs() == [1, 2] and panel.slot_label.text() == "after epoch 2"
-    w.undo_action.trigger()  # the run and its live explanations go together
+    # the run and its live explanations go together: deleting the run (explicit, undoable)
+    assert w.run_list.delete([trained.id], confirm=False)
     assert trained not in w.project.runs and panel.shown_analyses() == []
+    w.undo_action.trigger()
+    assert w.project.run(trained.id).analyses == trained.analyses

@@ -223,12 +223,14 @@ def test_threshold_optimizer_makes_a_run_compared_with_the_baseline(
     # clicking the baseline's point makes it the current run (not an undo step)
     scatter.run_selected.emit(base.id)
     assert w.project.active_run == base.id and scatter.selected_run() == base.id
-    # one undo removes the mitigated run (its audit with it); the baseline's audit stays
-    w.undo_action.trigger()
+    # the mitigated run is a record: it is not an undo step; deleting it is explicit (its
+    # audit goes with it) and undoable
+    assert made.name not in w.undo_action.toolTip()  # Undo would not throw it away
+    assert w.run_list.delete([made.id], confirm=False)
     assert [r.id for r in w.project.runs] == [base.id]
     assert [p.id for p in scatter.runs] == [base.id]
     w.undo_action.trigger()
-    assert scatter.runs == []
+    assert [r.id for r in w.project.runs] == [base.id, made.id] and len(_audits(made)) == 1
 
 
 def test_training_mitigation_reports_progress_and_can_be_cancelled(

@@ -151,8 +151,8 @@ def test_delete_asks_first_and_undo_brings_the_run_back(make_main_window, qtbot,
     w.runs.selectAll()
     menu = w.run_list.context_menu(ids[0])
     assert menu.actions()[1].text() == "Delete 2 runs…"
-    steps = w.doc.undo_stack.count()
+    steps = w.doc.undo_stack.index()
     menu.actions()[1].trigger()
-    assert w.project.runs == [] and w.doc.undo_stack.count() == steps + 1
+    assert w.project.runs == [] and w.doc.undo_stack.index() == steps + 1
     w.undo_action.trigger()
     assert [r.id for r in w.project.runs] == ids  # back in their order

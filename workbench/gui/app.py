@@ -1077,7 +1077,7 @@ class MainWindow(QMainWindow):
     def _on_train_finished(self, outcome: Any) -> None:
         self.plots.flush()
         assert self.doc is not None
-        self.doc.add_run(outcome.run, activate=True)  # undoable, and marks unsaved changes
+        self.doc.add_run(outcome.run, activate=True)  # a record, not an undo step; marks unsaved
         self.progress_label.setText(f"{outcome.run.name}: {outcome.status}")
         if self._total_steps and outcome.status == "completed":
             self.progress.setValue(self.progress.maximum())  # a stopped run keeps the share it did

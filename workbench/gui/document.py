@@ -789,6 +789,7 @@ class ProjectDocument(QObject):
     def __init__(self, project: Project, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.project = project
+        self._records_unsaved = False  # runs kept since the last save (not undo steps)
         self._stack = QUndoStack(self)
         self._stack.cleanChanged.connect(self._on_clean_changed)
         self._report: ShapeReport | None = None
@@ -806,8 +807,8 @@ class ProjectDocument(QObject):
 
     @property
     def dirty(self) -> bool:
-        """True when the project has edits that are not saved."""
-        return not self._stack.isClean()
+        """True when the project has edits or new runs that are not saved."""
+        return not self._stack.isClean() or self._records_unsaved
 
     def report(self) -> ShapeReport:
         """The shape report of the current graph (cached until the graph changes)."""
@@ -820,6 +821,7 @@ class ProjectDocument(QObject):
 
     def mark_saved(self) -> None:
         """Record that the project as it is now is what the file holds."""
+        self._records_unsaved = False
         self._stack.setClean()
 
     def save(self, path: Any) -> None:
@@ -868,7 +870,7 @@ class ProjectDocument(QObject):
                 self.problems_changed.emit(list(problems))
 
     def _on_clean_changed(self, clean: bool) -> None:
-        self.dirty_changed.emit(not clean)
+        self.dirty_changed.emit(not clean or self._records_unsaved)
 
     # ------------------------------------------------------------ graph edits
     def add_node(
@@ -988,7 +990,18 @@ class ProjectDocument(QObject):
 
     # ------------------------------------------------------------- run edits
     def add_run(self, run: Run, activate: bool = True) -> None:
-        self.push(AddRunCommand(self, run, activate))
+        """Keep a finished run (ValueError for a bad or repeated id).
+
+        A trained run is a record, not an edit: it is not an undo step (Ctrl+Z never throws a
+        trained model away; deleting a run is explicit, confirmed and undoable). It marks the
+        project unsaved until the next save.
+        """
+        command = AddRunCommand(self, run, activate)
+        command.validate(self.project)
+        command.redo()
+        if not self._records_unsaved:
+            self._records_unsaved = True
+            self.dirty_changed.emit(True)
 
     def rename_run(self, run_id: str, name: str) -> None:
         """Rename a run (KeyError for an unknown one; ValueError for an empty, too long or

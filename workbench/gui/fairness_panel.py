@@ -653,7 +653,7 @@ class FairnessDock(QWidget):
         if done.base_audit is not None:
             base = project.run(done.base_id)
             self.doc.add_analyses(base.id, [done.base_audit], text=f"Fairness audit of {base.name}")
-        self.doc.add_run(done.run, activate=True)  # one undo step, with its audit inside
+        self.doc.add_run(done.run, activate=True)  # a record (not an undo step), with its audit inside
         self.panel.tabs.setCurrentWidget(self.panel.runs)
         self.panel.controls.set_message(
             f"{done.run.name}: {done.run.status} in {done.seconds:.1f} s; audited beside "
