@@ -290,7 +290,9 @@ def test_int_out_of_range_shows_a_message_and_emits_nothing(inspector: Inspector
     assert "units" in inspector.message() and "1 to 1024" in inspector.message()
     qtbot.keyClick(spin, Qt.Key.Key_Return)  # the spin box throws the entry back
     assert seen == [] and spin.value() == 32
-    assert inspector.message() == ""
+    # ... and says so: nothing reverts silently
+    assert "1 to 1024" in inspector.message() and inspector.message().endswith("it stays 32.")
+    assert not inspector.fields["units"].invalid
 
 
 def test_update_values_emits_nothing(inspector: Inspector, qtbot) -> None:

@@ -462,8 +462,8 @@ class Inspector(QWidget):
         if isinstance(editor, QSpinBox):
             editor.lineEdit().textChanged.connect(lambda _t, n=name: self._validate(n))
             editor.valueChanged.connect(lambda _v, n=name: self._commit(n))
-            # an unfinished entry is thrown back on leaving; forget its message then
-            editor.editingFinished.connect(lambda n=name: self._validate(n))
+            # Qt throws an out-of-range entry back on leaving: say so, never silently
+            editor.editingFinished.connect(lambda n=name: self._finish_spin(n))
         elif isinstance(editor, QCheckBox):
             editor.stateChanged.connect(lambda _s, n=name: self._commit(n))
         elif isinstance(editor, QComboBox):
@@ -479,6 +479,15 @@ class Inspector(QWidget):
             return
         _, problem = field.read()
         self._set_error(name, problem)
+
+    def _finish_spin(self, name: str) -> None:
+        pending = self._errors.get(name)
+        self._validate(name)  # the box shows its previous value again: valid
+        field = self.fields.get(name)
+        if pending is not None and field is not None and not self._errors:
+            kept, _ = field.read()
+            self.message_label.setText(f"{pending.rstrip('.')}; it stays {kept}.")
+            self.message_label.show()
 
     def _commit(self, name: str) -> None:
         field = self.fields.get(name)
