@@ -406,3 +406,33 @@ def test_live_metrics_append_to_the_curves_and_are_kept(
     assert _is_red(dock) and "could not be read" in c.message()
     dock.on_live_analysis("fairness", 4, {})
     assert _is_red(dock)
+
+
+def test_runs_are_compared_like_for_like(make_main_window, qtbot, credit_file) -> None:
+    from workbench.gui.fairness_panel import audit_settings, run_points
+
+    w, dock = _window(make_main_window, qtbot, credit_file)
+    base = w.project.active()
+    _tick(dock, ["sex"], n_boot=100)
+    c = dock.panel.controls
+    c.threshold_spin.setValue(0.5)
+    _audit(qtbot, dock)
+    # the threshold explorer moves the field; the mitigation then audits both runs at 0.709
+    c.threshold_spin.setValue(0.709)
+    with qtbot.waitSignal(dock.runner.finished, timeout=180_000):
+        c.reweigh_button.click()
+    made = w.project.active()
+    assert made.id != base.id
+    at = {a.meta["report"]["threshold"] for a in _audits(base)}
+    assert at == {0.5, 0.709}  # the baseline was audited again, exactly like the new run
+    assert audit_settings(_audits(made)[-1])["threshold"] == 0.709
+    points = {p["id"]: p for p in run_points(w.project.runs, "sex", "test", audit_settings(_audits(made)[-1]))}
+    assert points[base.id]["name"] == base.name  # like for like: nothing to mark
+    # a run audited only under other settings is still shown, marked in place
+    like_05 = audit_settings(_audits(base)[0])
+    marked = {p["id"]: p["name"] for p in run_points(w.project.runs, "sex", "test", like_05)}
+    assert marked[base.id] == base.name
+    assert "threshold 0.709" in marked[made.id] and "not like for like" in marked[made.id]
+    # the controls show the settings of the audit beside them
+    w.doc.set_active_run(base.id)
+    assert c.threshold_spin.value() == pytest.approx(0.709)  # the base's newest audit

@@ -77,6 +77,29 @@ def audit_key(analysis: Any) -> tuple[str, ...]:
     return (str(meta.get("split") or ""), *[str(c) for c in meta.get("sensitive") or []])
 
 
+def audit_settings(analysis: Any) -> dict[str, Any]:
+    """The settings that decide a fairness audit's numbers: split, threshold, favourable
+    outcome and resamples. Two audits compare like for like only when these agree."""
+    meta = analysis.meta
+    report = meta.get("report") or {}
+    threshold = report.get("threshold")
+    return {
+        "split": str(meta.get("split") or ""),
+        "threshold": round(float(threshold), 6) if isinstance(threshold, int | float) else None,
+        "favourable": str(meta.get("favourable")),
+        "n_boot": report.get("n_boot"),
+    }
+
+
+def _settings_text(settings: Mapping[str, Any]) -> str:
+    parts = [f"{settings['split']} split"]
+    if settings.get("threshold") is not None:
+        parts.append(f"threshold {settings['threshold']:g}")
+    parts.append(f"favourable {settings['favourable']}")
+    parts.append(f"{settings['n_boot']} resamples")
+    return ", ".join(parts)
+
+
 def _audits(run: Any) -> list[Any]:
     """The run's fairness audits made after training (not live per-epoch ones), oldest first."""
     return [
@@ -106,11 +129,16 @@ def _features(report: Mapping[str, Any]) -> list[str]:
     return [str(f) for f in (report.get("differences") or {})]
 
 
-def run_points(runs: Sequence[Any], feature: str, split: str | None = None) -> list[dict[str, Any]]:
+def run_points(
+    runs: Sequence[Any], feature: str, split: str | None = None, like: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """One point per run with an audit of ``feature``: accuracy against its DP difference.
 
-    The run's newest audit that covers ``feature`` (on ``split`` when given) is used; its
-    kind is the mitigation that made it (``run.config["mitigation"]["kind"]``) or baseline.
+    The run's newest audit that covers ``feature`` (on ``split`` when given) is used — one
+    made with the settings ``like`` (see :func:`audit_settings`) when the run has one; a run
+    audited only under other settings is still shown, its name saying how it differs, since
+    such a point does not compare like for like. Its kind is the mitigation that made it
+    (``run.config["mitigation"]["kind"]``) or baseline.
     """
     out = []
     for run in runs:
@@ -122,14 +150,19 @@ def run_points(runs: Sequence[Any], feature: str, split: str | None = None) -> l
         ]
         if not found:
             continue
-        report = found[-1].meta["report"]
+        same = [a for a in found if like is None or audit_settings(a) == dict(like)]
+        chosen = (same or found)[-1]
+        name = run.name
+        if like is not None and not same:
+            name += f" (audited at {_settings_text(audit_settings(chosen))}; not like for like)"
+        report = chosen.meta["report"]
         dp = (report.get("differences") or {}).get(feature, {}).get("dp_difference") or {}
         mitigation = run.config.get("mitigation") if isinstance(run.config, Mapping) else None
         kind = mitigation.get("kind") if isinstance(mitigation, Mapping) else None
         out.append(
             {
                 "id": run.id,
-                "name": run.name,
+                "name": name,
                 "kind": str(kind or "baseline"),
                 "accuracy": (report.get("overall") or {}).get("accuracy"),
                 "accuracy_ci": (report.get("overall_intervals") or {}).get("accuracy"),
@@ -630,8 +663,14 @@ class FairnessDock(QWidget):
             constraint=options.get("constraint"),
             name=self._free_name(f"{base.name} + {label}"),
         )
+        # the base run is audited again unless it has an audit made exactly like the new run's
+        wanted = {"split": request["split"], "threshold": round(float(request["threshold"]), 6),
+                  "n_boot": request["n_boot"]}
         audit_base = not any(
-            audit_key(a) == (request["split"], *request["sensitive"]) for a in _audits(base)
+            audit_key(a) == (request["split"], *request["sensitive"])
+            and {k: audit_settings(a)[k] for k in wanted} == wanted
+            and (request.get("favourable") is None or audit_settings(a)["favourable"] == str(request["favourable"]))
+            for a in _audits(base)
         )
         how = "Post-processing" if kind == "threshold" else "Training"
         text = f"{how} {request['name']} on {column!r}…"
@@ -814,6 +853,7 @@ class FairnessDock(QWidget):
             panel.threshold.set_message(None)
             return
         panel.set_report(shown.meta["report"])
+        self._controls_follow(shown)
         sweep = shown.meta.get("sweep")
         if isinstance(sweep, Mapping):
             panel.threshold.set_sweep(dict(sweep))
@@ -824,6 +864,22 @@ class FairnessDock(QWidget):
                 "threshold for everyone does not apply to it.",
                 error=False,
             )
+
+    def _controls_follow(self, shown: Any) -> None:
+        """The controls show the settings of the audit beside them (threshold, split,
+        resamples), so pressing a button next repeats them unless the user changes one."""
+        c = self.panel.controls
+        settings = audit_settings(shown)
+        for widget, value in ((c.threshold_spin, settings["threshold"]), (c.boot_spin, settings["n_boot"])):
+            if isinstance(value, int | float):
+                widget.blockSignals(True)
+                widget.setValue(value)
+                widget.blockSignals(False)
+        index = c.split_combo.findText(settings["split"])
+        if index >= 0:
+            c.split_combo.blockSignals(True)
+            c.split_combo.setCurrentIndex(index)
+            c.split_combo.blockSignals(False)
 
     def _show_label(self, run: Any, shown: Any) -> None:
         if self.project is None:
@@ -861,7 +917,8 @@ class FairnessDock(QWidget):
         project = self.project
         feature = self.scatter_feature()
         split = self._shown.meta.get("split") if self._shown is not None else None
-        points = run_points(project.runs, feature, split) if project is not None and feature else []
+        like = audit_settings(self._shown) if self._shown is not None else None
+        points = run_points(project.runs, feature, split, like) if project is not None and feature else []
         label = (
             f"demographic parity difference of {feature}"
             if feature
