@@ -398,7 +398,9 @@ def test_age_is_banded_with_saved_edges():
     expected = np.bincount(np.searchsorted(edges, age, side="right"), minlength=len(edges) + 1)
     assert [r.sizes["age"][g] for g in labels] == expected.tolist()
     assert sum(r.sizes["age"].values()) == len(age)
-    assert any("banded" in n for n in r.notes)
+    # said in words, with the edges (never as Python code)
+    said = f"'age' is split into 4 bands at {', '.join(f'{e:g}' for e in edges)}"
+    assert any(n.startswith(said) for n in r.notes) and not any("bands={" in n for n in r.notes)
     assert "sex & age" in r.by_group
     # a rerun on other rows with the saved edges uses the same bands, even where the
     # quantiles of those rows differ

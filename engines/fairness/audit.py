@@ -277,8 +277,8 @@ def _point_report(
                 out_notes.append(f"{feature}: {name} is undefined — {entry['reason']}.")
     for col, edges in groups.band_edges.items():
         out_notes.append(
-            f"{col!r} is banded at {', '.join(f'{e:g}' for e in edges)} "
-            f"(reuse with bands={{{col!r}: {edges}}})."
+            f"{col!r} is split into {len(edges) + 1} bands at {', '.join(f'{e:g}' for e in edges)}; "
+            "the same edges are used by every audit of this project."
         )
     out_notes += groups.notes
     if not has_scores:
