@@ -33,6 +33,7 @@ from workbench.core.project import (
     Analysis,
     Project,
     ProjectFileError,
+    _archive,
     _atomic_write,
     _check_entry_name,
     _compress_type,
@@ -240,49 +241,38 @@ def load_audit(path: str | os.PathLike[str]) -> AuditFile:
     """
     import numpy as np
 
-    path = Path(path)
-    label = repr(path.name)
-    try:
-        fh = open(path, "rb")
-    except OSError as exc:
-        raise ProjectFileError(f"Cannot open {label}: {exc.strerror or exc}.") from exc
-    with fh:
-        try:
-            zf = zipfile.ZipFile(fh)
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
-            raise ProjectFileError(f"Cannot open {label}: it is not an audit file (not a zip archive: {exc}).") from exc
-        with zf:
-            reader = _Reader(zf, label)
-            reader.check_structure()
-            if AUDIT_JSON not in reader.infos:
-                raise reader.fail("it has no audit.json, so it is not a Model Workbench audit file")
-            reader.check_no_pickles()
-            doc = reader.read_json(AUDIT_JSON, "audit.json")
-            if not isinstance(doc, dict) or doc.get("format") != AUDIT_FORMAT:
-                raise reader.fail("it is not a Model Workbench audit file (audit.json has another format)")
-            version = doc.get("schema_version")
-            if isinstance(version, int) and not isinstance(version, bool) and version > AUDIT_SCHEMA_VERSION:
-                raise reader.fail(f"it was written by a newer Model Workbench (audit schema {version}); "
-                                  f"this version reads up to {AUDIT_SCHEMA_VERSION}")
-            problem = _schema_problem(doc, AUDIT_SCHEMA, AUDIT_JSON)
-            if problem:
-                raise reader.fail(problem)
-            analyses: dict[str, list[Analysis]] = {}
-            for run_id, records in doc["analyses"].items():
-                items = analyses.setdefault(run_id, [])
-                for rec in records:
-                    arrays = {}
-                    for name, entry in rec["arrays"].items():
-                        bad = _check_entry_name(entry)
-                        if bad or not entry.endswith(".npy"):
-                            raise reader.fail(f"audit.json: an array of analysis {rec['id']!r} must name a .npy entry")
-                        blob = reader.read(entry, f"an array of analysis {rec['id']!r}")
-                        try:
-                            arrays[name] = np.load(io.BytesIO(blob), allow_pickle=False)
-                        except (ValueError, OSError, EOFError) as exc:
-                            raise reader.fail(f"{entry} is not a valid NumPy array ({exc})") from exc
-                    items.append(Analysis(id=rec["id"], kind=rec["kind"], meta=rec["meta"], arrays=arrays,
-                                          epoch=rec["epoch"], created=rec["created"]))
+    with _archive(path, "an audit file") as (zf, label):
+        reader = _Reader(zf, label)
+        reader.check_structure()
+        if AUDIT_JSON not in reader.infos:
+            raise reader.fail("it has no audit.json, so it is not a Model Workbench audit file")
+        reader.check_no_pickles()
+        doc = reader.read_json(AUDIT_JSON, "audit.json")
+        if not isinstance(doc, dict) or doc.get("format") != AUDIT_FORMAT:
+            raise reader.fail("it is not a Model Workbench audit file (audit.json has another format)")
+        version = doc.get("schema_version")
+        if isinstance(version, int) and not isinstance(version, bool) and version > AUDIT_SCHEMA_VERSION:
+            raise reader.fail(f"it was written by a newer Model Workbench (audit schema {version}); "
+                              f"this version reads up to {AUDIT_SCHEMA_VERSION}")
+        problem = _schema_problem(doc, AUDIT_SCHEMA, AUDIT_JSON)
+        if problem:
+            raise reader.fail(problem)
+        analyses: dict[str, list[Analysis]] = {}
+        for run_id, records in doc["analyses"].items():
+            items = analyses.setdefault(run_id, [])
+            for rec in records:
+                arrays = {}
+                for name, entry in rec["arrays"].items():
+                    bad = _check_entry_name(entry)
+                    if bad or not entry.endswith(".npy"):
+                        raise reader.fail(f"audit.json: an array of analysis {rec['id']!r} must name a .npy entry")
+                    blob = reader.read(entry, f"an array of analysis {rec['id']!r}")
+                    try:
+                        arrays[name] = np.load(io.BytesIO(blob), allow_pickle=False)
+                    except (ValueError, OSError, EOFError) as exc:
+                        raise reader.fail(f"{entry} is not a valid NumPy array ({exc})") from exc
+                items.append(Analysis(id=rec["id"], kind=rec["kind"], meta=rec["meta"], arrays=arrays,
+                                      epoch=rec["epoch"], created=rec["created"]))
     return AuditFile(
         project_sha256=doc["project_sha256"], project_name=doc["project_name"],
         project_file=doc["project_file"], analyses=analyses, findings=doc["findings"],

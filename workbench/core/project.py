@@ -29,6 +29,7 @@ import secrets
 import zipfile
 import zlib
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -1024,6 +1025,27 @@ def _read_project(reader: _Reader, damaged: list[tuple[str, str, str]] | None = 
     )
 
 
+@contextmanager
+def _archive(path: str | os.PathLike[str], what: str = "a Model Workbench project") -> Iterator[tuple[zipfile.ZipFile, str]]:
+    """The zip archive at ``path`` and its label for messages; ProjectFileError if it is none."""
+    path = Path(path)
+    label = repr(path.name)
+    try:
+        fh = open(path, "rb")
+    except OSError as exc:
+        raise ProjectFileError(f"Cannot open {label}: {exc.strerror or exc}.") from exc
+    with fh:
+        try:
+            zf = zipfile.ZipFile(fh)
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
+            raise ProjectFileError(
+                f"Cannot open {label}: it is not {what} (not a zip archive, "
+                f"or a truncated one: {exc})."
+            ) from exc
+        with zf:
+            yield zf, label
+
+
 def load_project(path: str | os.PathLike[str]) -> Project:
     """Read a ``.wbproj`` file. Never executes code from it and never writes anything.
 
@@ -1034,22 +1056,8 @@ def load_project(path: str | os.PathLike[str]) -> Project:
     ProjectFileError
         With a one-sentence reason for anything unreadable, unsafe or from a newer version.
     """
-    path = Path(path)
-    label = repr(path.name)
-    try:
-        fh = open(path, "rb")
-    except OSError as exc:
-        raise ProjectFileError(f"Cannot open {label}: {exc.strerror or exc}.") from exc
-    with fh:
-        try:
-            zf = zipfile.ZipFile(fh)
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
-            raise ProjectFileError(
-                f"Cannot open {label}: it is not a Model Workbench project (not a zip archive, "
-                f"or a truncated one: {exc})."
-            ) from exc
-        with zf:
-            return _read_project(_Reader(zf, label))
+    with _archive(path) as (zf, label):
+        return _read_project(_Reader(zf, label))
 
 
 def load_project_for_verify(path: str | os.PathLike[str]) -> tuple[Project, list[tuple[str, str, str]]]:
@@ -1060,23 +1068,9 @@ def load_project_for_verify(path: str | os.PathLike[str]) -> tuple[Project, list
     file (``"data"``) or other entry (``"entry"``) that is unreadable or does not match its
     record. Pickles, unsafe paths and a broken ``project.json`` are still refused.
     """
-    path = Path(path)
-    label = repr(path.name)
-    try:
-        fh = open(path, "rb")
-    except OSError as exc:
-        raise ProjectFileError(f"Cannot open {label}: {exc.strerror or exc}.") from exc
     damaged: list[tuple[str, str, str]] = []
-    with fh:
-        try:
-            zf = zipfile.ZipFile(fh)
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
-            raise ProjectFileError(
-                f"Cannot open {label}: it is not a Model Workbench project (not a zip archive, "
-                f"or a truncated one: {exc})."
-            ) from exc
-        with zf:
-            project = _read_project(_Reader(zf, label), damaged)
+    with _archive(path) as (zf, label):
+        project = _read_project(_Reader(zf, label), damaged)
     return project, damaged
 
 
