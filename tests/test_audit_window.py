@@ -74,6 +74,9 @@ def test_every_action_that_would_change_the_project_is_off_and_says_why(make_mai
     controls = w.fairness_panel.panel.controls
     assert not controls.reweigh_button.isEnabled()
     assert "open for audit" in controls.reweigh_button.toolTip()
+    # the window's fields take the wheel only with the focus (see the wheel test below)
+    assert controls.threshold_spin.property("_wheel_guarded")
+    assert controls.threshold_spin.focusPolicy() == Qt.FocusPolicy.StrongFocus
 
 
 def test_an_audit_session_leaves_the_project_file_byte_for_byte(make_main_window, qtbot, project_path) -> None:
@@ -181,9 +184,8 @@ def test_a_wheel_over_an_unfocused_field_scrolls_the_panel_not_the_value(qtbot) 
     from PySide6.QtGui import QWheelEvent
     from PySide6.QtWidgets import QDoubleSpinBox, QScrollArea, QVBoxLayout, QWidget
 
-    from workbench.gui.wheel_guard import install
+    from workbench.gui.wheel_guard import guard_fields
 
-    install(QApplication.instance())
     area = QScrollArea()
     qtbot.addWidget(area)
     inner = QWidget()
@@ -198,6 +200,7 @@ def test_a_wheel_over_an_unfocused_field_scrolls_the_panel_not_the_value(qtbot) 
     area.resize(200, 150)
     area.show()
     qtbot.waitExposed(area)
+    assert guard_fields(area) == 41 and guard_fields(area) == 0  # each field once
 
     def wheel() -> None:
         pos = QPointF(spin.rect().center())

@@ -58,6 +58,7 @@ from workbench.gui.recovery import RecoveryController
 from workbench.gui.runs_panel import RunListController
 from workbench.gui.tasks import TaskRunner
 from workbench.gui.theme import ThemeController
+from workbench.gui.wheel_guard import guard_fields
 from workbench.gui.workers import TrainingWorker
 
 MAX_RECENT = 8
@@ -156,11 +157,13 @@ class MainWindow(QMainWindow):
         else:  # first start: the network gets most of the height, the plots the rest
             QTimer.singleShot(0, self._default_dock_sizes)
         self.statusBar().showMessage("Loading…")
-        from workbench.gui import wheel_guard
-
-        app = QApplication.instance()
-        if isinstance(app, QApplication):
-            wheel_guard.install(app)  # a wheel over a field scrolls the panel, not the value
+        # a wheel over a field scrolls the panel, not the value: fields are guarded as they
+        # appear (panels are built after the first paint, the inspector makes new editors)
+        self._wheel_timer = QTimer(self)
+        self._wheel_timer.setInterval(1000)
+        self._wheel_timer.timeout.connect(lambda: guard_fields(self))
+        self._wheel_timer.start()
+        guard_fields(self)
         self._update_title()
         self._update_actions()
 
@@ -436,6 +439,7 @@ class MainWindow(QMainWindow):
                 self._fairness_panel.set_document(self.doc)
             self.theme.apply()  # the new panels' plots follow the theme too
             self._apply_audit_lock()
+            guard_fields(self)
         return self._explain_panel, self._fairness_panel
 
     def _connect_worker(self) -> None:

@@ -2,9 +2,11 @@
 
 Scrolling a panel with the wheel passes over spin boxes, combo boxes and sliders; Qt lets each
 of them take the wheel and change its value on the way (a fairness threshold 0.50 → 0.46 while
-scrolling). :class:`WheelGuard`, installed once on the application, sends such a wheel event
-to the scroll area the field sits in instead, unless the user clicked into (or tabbed to) the
-field first, as they would to edit it.
+scrolling). :func:`guard_fields` gives every such field under a widget a :class:`WheelGuard`:
+the field takes the focus by click or Tab only (not by the wheel), and a wheel event over it
+while it has no focus scrolls the scroll area it sits in instead. The window calls it for its
+whole tree as panels are built and editors come and go; the guard sits on the fields alone,
+so no other widget's events pass through Python.
 """
 
 from __future__ import annotations
@@ -20,45 +22,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-__all__ = ["WheelGuard", "install"]
+__all__ = ["WheelGuard", "guard_fields"]
+
+_GUARDED = "_wheel_guarded"
 
 
 class WheelGuard(QObject):
-    """Application-wide event filter; see the module docstring."""
+    """Event filter of the fields; see the module docstring."""
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
-        kind = event.type()
-        if kind == QEvent.Type.Polish and isinstance(watched, QWidget) and _field_of(watched) is watched:
-            # Qt focuses a field the wheel passes over (WheelFocus) before any filter sees the
-            # wheel: fields take the focus by click or Tab only
-            if watched.focusPolicy() == Qt.FocusPolicy.WheelFocus:
-                watched.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        if event.type() != QEvent.Type.Wheel or not isinstance(watched, QWidget) or watched.hasFocus():
             return False
-        if kind != QEvent.Type.Wheel or not isinstance(watched, QWidget):
-            return False
-        field = _field_of(watched)
-        if field is None or field.hasFocus():
-            return False
-        area = _scroll_area_of(field)
+        area = _scroll_area_of(watched)
         if area is not None:
             bar = area.verticalScrollBar()
             if bar is not None and bar.isVisible():
                 QApplication.sendEvent(bar, event)
         return True  # the field never takes an unfocused wheel
-
-
-def _field_of(widget: QWidget) -> QWidget | None:
-    # a combo box's popup or a spin box's line edit receive the wheel too: find the field itself
-    w: QWidget | None = widget
-    for _ in range(3):
-        if w is None:
-            return None
-        if isinstance(w, QAbstractSpinBox | QComboBox) or (
-            isinstance(w, QAbstractSlider) and not isinstance(w, QScrollBar)
-        ):
-            return w
-        w = w.parentWidget()
-    return None
 
 
 def _scroll_area_of(widget: QWidget) -> QAbstractScrollArea | None:
@@ -73,11 +53,19 @@ def _scroll_area_of(widget: QWidget) -> QAbstractScrollArea | None:
 _guard: WheelGuard | None = None
 
 
-def install(app: QApplication) -> WheelGuard:
-    """Install the guard on ``app`` once, and make fields take focus by click or Tab only."""
+def guard_fields(root: QWidget) -> int:
+    """Guard every spin box, combo box and slider under ``root`` not guarded yet; returns how many."""
     global _guard
     if _guard is None:
-        _guard = WheelGuard(app)
-        app.installEventFilter(_guard)
-    return _guard
-
+        _guard = WheelGuard(QApplication.instance())
+    added = 0
+    for cls in (QAbstractSpinBox, QComboBox, QAbstractSlider):
+        for field in root.findChildren(cls):
+            if isinstance(field, QScrollBar) or field.property(_GUARDED):
+                continue
+            if field.focusPolicy() == Qt.FocusPolicy.WheelFocus:
+                field.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+            field.installEventFilter(_guard)
+            field.setProperty(_GUARDED, True)
+            added += 1
+    return added
