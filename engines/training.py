@@ -654,7 +654,7 @@ class Trainer:
             main = S.CosineAnnealingLR(opt, T_max=max(total - warm, 1))
         else:
             main = None
-        if warm <= 1:
+        if warm == 0:  # a one-step warm-up still runs first (at the full LR), then the schedule
             return main
         # factor (k + 1) / warm at step k, reaching the full LR on the last warm-up step
         ramp = S.LinearLR(opt, start_factor=1.0 / warm, end_factor=1.0, total_iters=warm - 1)
