@@ -86,7 +86,9 @@ def four_fifths_from_ratio(ratio: float | None) -> bool | None:
         return None
     if ratio <= 0 or math.isinf(ratio):
         return False
-    return min(ratio, 1.0 / ratio) >= FOUR_FIFTHS - FOUR_FIFTHS_TOLERANCE
+    # bool(): a numpy float (a ratio read off an array) would give numpy.bool_, which is not
+    # `True`/`False` and not JSON-serializable
+    return bool(min(ratio, 1.0 / ratio) >= FOUR_FIFTHS - FOUR_FIFTHS_TOLERANCE)
 
 
 def calibration_bins(scores: np.ndarray, n_bins: int = CALIBRATION_BINS) -> np.ndarray:
