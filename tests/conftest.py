@@ -10,6 +10,11 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+if os.environ["QT_QPA_PLATFORM"] == "offscreen":
+    # a 1920×1080 desktop (Qt's offscreen default is 800×800, smaller than the window)
+    os.environ["QT_QPA_PLATFORM"] = (
+        f"offscreen:configfile={Path(__file__).with_name('offscreen_screen.json')}"
+    )
 # Tests never write to the user's log or recovery folders (fixtures may point them elsewhere).
 os.environ.setdefault("WORKBENCH_LOG_DIR", tempfile.mkdtemp(prefix="workbench-test-logs-"))
 os.environ.setdefault("WORKBENCH_RECOVERY_DIR", tempfile.mkdtemp(prefix="workbench-test-recovery-"))

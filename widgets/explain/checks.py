@@ -198,7 +198,7 @@ class ExplanationChecks(QWidget):
             axis.setPen("#90a4ae")
             axis.enableAutoSIPrefix(False)
             item.setLabel(name, label, color=TEXT, size="8pt")
-        plot.setMinimumHeight(150)
+        plot.setMinimumHeight(90)
         plot.setMinimumWidth(200)
         return plot
 

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from widgets.common.scroll import scrolling
 from widgets.explain.common import ERROR, MUTED, message_label, show_message
 
 __all__ = ["SAMPLE_CHOICES", "EpochSlider", "ExplainControls", "parse_sample_ids"]
@@ -120,7 +121,7 @@ class ExplainControls(QWidget):
         super().__init__(parent)
         self.method_list = QListWidget()
         self.method_list.setToolTip("Tick the attribution methods to run")
-        self.method_list.setMinimumHeight(120)
+        self.method_list.setMinimumHeight(80)
         self.how_combo = QComboBox()
         for how, text in SAMPLE_CHOICES:
             self.how_combo.addItem(text, how)
@@ -180,13 +181,14 @@ class ExplainControls(QWidget):
         buttons.addWidget(self.explain_button)
         buttons.addWidget(self.progress, 1)
         buttons.addWidget(self.cancel_button)
+        # the choices scroll when the dock is short; Explain and its messages stay in view
+        self.settings_area = scrolling(form)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.setSpacing(6)
-        layout.addLayout(form)
+        layout.addWidget(self.settings_area, 1)
         layout.addLayout(buttons)
         layout.addWidget(self.message_label)
-        layout.addStretch(1)
 
         self._needs_layer: dict[str, bool] = {}
         self._n_rows: int | None = None

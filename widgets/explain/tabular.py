@@ -37,6 +37,7 @@ from widgets.common.export import (
     export_widget_svg,
     write_csv,
 )
+from widgets.common.scroll import scrolling
 from widgets.explain.common import (
     FEATURE_VALUE,
     MISSING_VALUE,
@@ -159,6 +160,10 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+ROW_PX = 13  # the least height of one bar row, enough for its 9-point label
+CHART_FRAME_PX = 80  # the title's two lines and the bottom axis with its label
+
+
 class _Chart:
     """One page: a title (exported with the chart), a plot, and for the beeswarm a colour bar."""
 
@@ -231,6 +236,8 @@ class _Chart:
         # the waterfall keeps a free band above and below the bars for its line labels
         margin = 1.2 if self.mode == "waterfall" else 0.6
         self.plot.setYRange(-margin, max(len(labels), 1) - 1 + margin, padding=0)
+        # rows never overlap: a short dock scrolls (or the checks beside get less) instead
+        self.widget.setMinimumHeight(int(ROW_PX * (len(labels) + 2 * margin)) + CHART_FRAME_PX)
 
     def set_value_labels(self, items: list[tuple[float, float, str, bool]]) -> None:
         """Show a text per bar: (x, y, text, right_of_x)."""
@@ -250,8 +257,9 @@ class _Chart:
         with np.errstate(over="ignore", invalid="ignore"):
             span = hi - lo if hi > lo else max(abs(hi), 1.0)
             # room for the value texts beside the bars
-            low = lo if from_zero else lo - 0.18 * span
-            high = hi + 0.18 * span
+            # (a quarter of the span: "+0.0082" beside a bar at the edge stays in view)
+            low = lo if from_zero else lo - 0.25 * span
+            high = hi + 0.25 * span
         self.set_x_limits(low, high)
 
     def set_x_limits(self, low: float, high: float) -> None:
@@ -285,9 +293,10 @@ class TabularAttributionView(QWidget):
         for mode in MODES:
             chart = _Chart(mode)
             self.charts[mode] = chart
-            self.tabs.addTab(chart.widget, MODE_TITLES[mode])
+            # a chart taller than its tab (many rows, a short dock) scrolls inside the tab
+            self.tabs.addTab(scrolling(chart.widget), MODE_TITLES[mode])
         self.sample_combo = QComboBox()
-        self.sample_combo.setMinimumContentsLength(18)
+        self.sample_combo.setMinimumContentsLength(12)
         self.sample_combo.setToolTip("The sample the waterfall and bar charts explain")
         self.top_k_spin = QSpinBox()
         self.top_k_spin.setRange(1, 100)

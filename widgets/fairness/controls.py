@@ -7,7 +7,7 @@ sensitive column and a favourable outcome are chosen.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -29,6 +29,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from widgets.common.scroll import scrolling
 
 __all__ = ["CONSTRAINTS", "FairnessControls", "PENALTY_KINDS"]
 
@@ -167,18 +169,23 @@ class FairnessControls(QWidget):
                 QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
             )
             combo.setMinimumContentsLength(8)
+        # the settings scroll when the dock is short; Audit and its messages stay in view
+        settings = QVBoxLayout()
+        settings.setContentsMargins(0, 0, 0, 0)
+        settings.addWidget(QLabel("Sensitive columns"))
+        settings.addWidget(self.columns_list, 1)
+        settings.addLayout(form)
+        settings.addWidget(self.intersections_check)
+        settings.addWidget(self.live_check)
+        settings.addWidget(mitigation)
+        self.settings_area = scrolling(settings)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(QLabel("Sensitive columns"))
-        layout.addWidget(self.columns_list, 1)
-        layout.addLayout(form)
-        layout.addWidget(self.intersections_check)
-        layout.addWidget(self.live_check)
+        layout.addWidget(self.settings_area, 1)
         layout.addLayout(audit_row)
         layout.addWidget(self.progress)
         layout.addWidget(self.hint_label)
         layout.addWidget(self.message_label)
-        layout.addWidget(mitigation)
 
         self._busy = False
         self._mitigation_refused = ""  # why mitigations are off (the project is open for audit)
@@ -208,13 +215,17 @@ class FairnessControls(QWidget):
         self.columns_list.blockSignals(False)
         self._refresh()
 
-    def set_outcomes(self, labels: Sequence[Any], favourable: Any = None) -> None:
-        """Offer these outcome labels; choose ``favourable`` (else keep the choice, else the first)."""
+    def set_outcomes(self, labels: Sequence[Any], favourable: Any = None,
+                     meanings: Mapping[str, str] | None = None) -> None:
+        """Offer these outcome labels; choose ``favourable`` (else keep the choice, else the
+        first). ``meanings`` says what a label stands for: shown as "1 — good credit risk"."""
         current = self.favourable_combo.currentData() if favourable is None else favourable
+        meanings = meanings or {}
         self.favourable_combo.blockSignals(True)
         self.favourable_combo.clear()
         for label in labels:
-            self.favourable_combo.addItem(str(label), label)
+            meaning = meanings.get(str(label))
+            self.favourable_combo.addItem(f"{label} — {meaning}" if meaning else str(label), label)
         index = next((i for i, label in enumerate(labels) if label == current), 0)
         self.favourable_combo.setCurrentIndex(index if labels else -1)
         self.favourable_combo.blockSignals(False)

@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
 
+from widgets.common.scroll import scrolling
 from widgets.fairness.controls import CONSTRAINTS, PENALTY_KINDS, FairnessControls
 from widgets.fairness.plots import GroupBars, LiveFairnessCurves
 from widgets.fairness.report import read_report
@@ -49,19 +50,18 @@ class FairnessPanel(QWidget):
         self.runs = RunComparison()
         self.tabs = QTabWidget()
         for widget, title in (
-            (self.table, "Groups"),
+            # the group and difference tables show every row: they scroll inside their tab
+            (scrolling(self.table, horizontal=True), "Groups"),
             (self.bars, "By group"),
             (self.live, "During training"),
             (self.threshold, "Threshold"),
             (self.runs, "Runs compared"),
         ):
             self.tabs.addTab(widget, title)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.controls)
-        scroll.setMinimumWidth(300)
+        # the controls scroll their own settings and keep Audit in view
+        self.controls.setMinimumWidth(300)
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(scroll)
+        splitter.addWidget(self.controls)
         splitter.addWidget(self.tabs)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([320, 1080])

@@ -43,7 +43,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMenu,
-    QScrollArea,
     QSplitter,
     QStackedWidget,
     QTabWidget,
@@ -357,11 +356,8 @@ class ExplainPanel(QWidget):
         v.setSpacing(2)
         v.addLayout(bar)
         v.addWidget(self.stack, 1)
-        scroll = QScrollArea()
-        scroll.setWidget(self.controls)
-        scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(self.controls.minimumSizeHint().width() + 16)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # the controls scroll their own choices and keep Explain in view
+        self.controls.setMinimumWidth(self.controls.minimumSizeHint().width() + 16)
         # the checks sit to the right of the maps when there is room, else below them; they
         # stay folded away until a check is asked for
         self.beside = QSplitter(Qt.Orientation.Horizontal)
@@ -375,8 +371,11 @@ class ExplainPanel(QWidget):
         self.beside.setCollapsible(0, False)
         self.beside.setStretchFactor(0, 1)
         self.beside.setSizes([900, 0])
+        # folded away, the checks are hidden: their minimum size must not widen the panel
+        self.checks.hide()
+        self.beside.splitterMoved.connect(self._on_beside_moved)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(scroll)
+        self.splitter.addWidget(self.controls)
         self.splitter.addWidget(self.beside)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setCollapsible(0, False)
@@ -1024,7 +1023,7 @@ class ExplainPanel(QWidget):
         wide = self.beside.width() >= self.WIDE
         orientation = Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical
         if orientation != self.beside.orientation():
-            open_ = self.beside.sizes()[1] > 0
+            open_ = not self.checks.isHidden() and self.beside.sizes()[1] > 0
             self.beside.setOrientation(orientation)
             self.checks.set_orientation(Qt.Orientation.Vertical if wide
                                         else Qt.Orientation.Horizontal)
@@ -1035,12 +1034,19 @@ class ExplainPanel(QWidget):
     def _open_checks(self) -> None:
         """Show the checks beside the maps (they start folded away)."""
         self._arrange_checks()
+        self.checks.show()
         if self.beside.sizes()[1] >= 150:
             return
         total = sum(self.beside.sizes())
-        give = 420 if self.beside.orientation() == Qt.Orientation.Horizontal else 240
-        give = min(give, max(total - 200, total // 2))
+        if self.beside.orientation() == Qt.Orientation.Horizontal:
+            give = min(420, max(total - 200, total // 2))
+        else:  # below the maps in a short dock: the maps keep two thirds
+            give = min(240, max(total // 3, 120))
         self.beside.setSizes([total - give, give])
+
+    def _on_beside_moved(self, _pos: int, _index: int) -> None:
+        if self.beside.sizes()[1] == 0:  # dragged shut: folded away again
+            self.checks.hide()
 
     def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt override)
         super().resizeEvent(event)
