@@ -250,3 +250,132 @@ def test_the_toolbar_does_not_move_when_there_is_something_to_undo(make_main_win
     assert bar.widgetForAction(w.train_action).x() == train_x
     w.undo_action.trigger()
     assert w.project.train_config["epochs"] != 7 and w.redo_action.isEnabled()
+
+
+def _in_view(widget, container) -> bool:
+    """Whether ``widget`` is drawn wholly inside ``container``'s visible area (not scrolled off)."""
+    from PySide6.QtCore import QRect
+
+    if not widget.isVisible():
+        return False
+    top_left = widget.mapTo(container, widget.rect().topLeft())
+    shown = QRect(top_left, widget.size())
+    # clipped by every scroll area between them: the visible region is what a user sees
+    return not widget.visibleRegion().isEmpty() and container.rect().contains(shown) and \
+        widget.visibleRegion().boundingRect().size() == widget.size()
+
+
+def test_a_laptop_screen_keeps_its_size_and_the_primary_buttons_in_view(make_main_window, qtbot) -> None:
+    """At 1366×768 the built analysis panels never widen the window past the screen, and the
+    Explain and Audit buttons sit inside their docks without scrolling."""
+    w = make_main_window()
+    w.resize(1366, 768)
+    w.show()
+    _wait_loaded(qtbot, w)
+    explain, fairness = w._analysis_panels()
+    qtbot.wait(200)
+    assert (w.width(), w.height()) == (1366, 768)
+    assert w.minimumSizeHint().width() <= 1366 and w.minimumSizeHint().height() <= 768
+    w.explain_dock.raise_()
+    qtbot.wait(100)
+    assert _in_view(explain.controls.explain_button, w.explain_dock)
+    w.fairness_dock.raise_()
+    qtbot.wait(100)
+    assert _in_view(fairness.panel.controls.audit_button, w.fairness_dock)
+    assert (w.width(), w.height()) == (1366, 768)
+
+
+def test_new_offers_an_empty_graph_and_says_where_own_data_goes(qtbot) -> None:
+    from workbench.gui.app import NewProjectDialog
+
+    dlg = NewProjectDialog([("mlp", "MLP", "Two hidden dense layers."),
+                            ("lenet5", "LeNet-5", "Convolutions.")],
+                           [("german_credit", "German credit")])
+    qtbot.addWidget(dlg)
+    assert dlg.windowTitle() == "New project"
+    items = [dlg.template.itemData(i) for i in range(dlg.template.count())]
+    assert items == ["empty", "mlp", "lenet5"]
+    assert dlg.template.currentData() == "mlp"  # a template is the default start
+    assert dlg.description.text() == "Two hidden dense layers."
+    dlg.template.setCurrentIndex(0)
+    assert "input and the output" in dlg.description.text()
+    assert any("Import in the Data dock" in label.text()
+               for label in dlg.findChildren(__import__("PySide6.QtWidgets", fromlist=["QLabel"]).QLabel))
+
+
+@pytest.mark.qt_log_ignore("This plugin does not support raise")  # offscreen Qt cannot raise
+def test_f1_opens_the_offline_user_guide_once(make_main_window, qtbot, tmp_path: Path) -> None:
+    from PySide6.QtGui import QKeySequence
+
+    from workbench.gui.help import GuideDialog, guide_text
+
+    w = make_main_window()
+    w.show()
+    assert w.guide_action.shortcut() == QKeySequence("F1")
+    w.guide_action.trigger()
+    guide = w.findChild(GuideDialog, "user_guide")
+    assert guide is not None and guide.isVisible()
+    text = guide.browser.toPlainText()
+    assert "Model Workbench — user guide" in text and "Open for Audit" in text
+    w.guide_action.trigger()  # again: the same window, raised, not a second one
+    assert len(w.findChildren(GuideDialog)) == 1
+    guide.close()
+    # a missing guide says where it should be instead of showing nothing
+    missing = guide_text(tmp_path / "nope.md")
+    assert missing.startswith("# User guide not found") and str(tmp_path / "nope.md") in missing
+
+
+def test_without_a_project_the_start_page_offers_every_way_to_begin(make_main_window, qtbot,
+                                                                     tmp_path: Path) -> None:
+    """``workbench`` with no file and no --demo: the start page, with recent projects; the
+    demo button opens the demo and the graph takes the start page's place."""
+    from workbench.core.demo import demo_project
+    from workbench.core.project import save_project
+
+    saved = tmp_path / "credit.wbproj"
+    save_project(demo_project(), saved)
+    w = make_main_window()
+    w.settings.setValue("files/recent", [str(saved), str(tmp_path / "gone.wbproj")])
+    w.show()
+    w.open_initial(None, demo=False)
+    page = w.start_page
+    assert w.central.currentWidget() is page and w.project is None
+    assert not w.train_dock.isVisible() and not w.plots_dock.isVisible()  # the page alone
+    assert set(page.buttons) == {"new", "empty", "import", "demo", "open"}
+    rows = [page.recent.item(i).text() for i in range(page.recent.count())]
+    assert rows[0].startswith("credit.wbproj") and "(not found)" not in rows[0]
+    assert rows[1].startswith("gone.wbproj") and rows[1].endswith("(not found)")
+    # a recent project opens with a double-click (Enter)
+    page.recent.itemActivated.emit(page.recent.item(0))
+    qtbot.waitUntil(lambda: w.project is not None and w.path == saved, timeout=60_000)
+    assert w.central.currentWidget() is w.graph_view
+    assert w.train_dock.isVisible() and w.plots_dock.isVisible()  # the docks are back
+
+
+def test_the_start_pages_demo_and_import_buttons(make_main_window, qtbot, tmp_path: Path,
+                                                 monkeypatch) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    w = make_main_window()
+    w.show()
+    w.open_initial(None, demo=False)
+    w.start_page.buttons["demo"].click()
+    qtbot.waitUntil(lambda: w.project is not None, timeout=60_000)
+    assert w.central.currentWidget() is w.graph_view
+    assert "German credit" in w.project.name or "credit" in w.project.name.lower()
+
+    # Import data: a project to hold the data, then the Data dock's file chooser
+    w.dirty = False
+    csv = tmp_path / "mine.csv"
+    csv.write_text("a,b,label\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n", encoding="utf-8")
+    asked: list[str] = []
+
+    def choose(*_args, **_kw):
+        asked.append("file")
+        return str(csv), ""
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(choose))
+    w.show_start_page()
+    w.start_page.buttons["import"].click()
+    qtbot.waitUntil(lambda: asked == ["file"], timeout=60_000)
+    assert w.central.currentWidget() is w.graph_view and w.data_dock.isVisible()

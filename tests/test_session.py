@@ -79,3 +79,30 @@ def test_changed_data_is_detected() -> None:
     project.data_fingerprint = "0" * 64
     with pytest.raises(WorkbenchError, match="changed since the project was made"):
         load_data(project)
+
+
+def test_an_empty_graph_project_has_the_datas_input_and_an_unconnected_output(tmp_path: Path) -> None:
+    """New → Empty graph: input shaped like the data (German credit: 23 model inputs after
+    one-hot encoding), an output, no layers or edges; training is refused with the reason,
+    and the project saves and reopens as it is."""
+    from engines.shapes import analyse
+
+    project = create_project("empty", builtin_spec("german_credit"))
+    graph = project.graph
+    assert sorted(graph.nodes) == ["input", "output"]
+    assert list(graph.edges) == []
+    assert graph.node("input").params["shape"] == [23]
+    assert project.train_config["epochs"] >= 1  # the MLP's defaults, ready once built
+    problems = analyse(graph).errors
+    assert problems and any(p.node_id == "output" for p in problems)
+    with pytest.raises(WorkbenchError):
+        train_run(project, overrides={"epochs": 1})
+    path = tmp_path / "empty.wbproj"
+    save_project(project, path)
+    again = load_project(path)
+    assert sorted(again.graph.nodes) == ["input", "output"] and list(again.graph.edges) == []
+
+
+def test_an_unknown_start_is_refused_with_the_choices() -> None:
+    with pytest.raises(WorkbenchError, match="choose one of: mlp"):
+        create_project("blank", builtin_spec("iris"))

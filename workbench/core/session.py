@@ -47,6 +47,21 @@ def default_train_config(template_id: str, objective: str, n_rows: int) -> dict[
     return cfg.to_dict()
 
 
+EMPTY_GRAPH = "empty"  # New → Empty graph: the data's input and an output, nothing between
+
+
+def empty_graph(input_shape: tuple[int, ...]) -> Any:
+    """An input shaped like the data and an output, unconnected: a graph to build by hand."""
+    from engines.graph import Graph
+
+    graph = Graph()
+    graph.add_node("input", {"shape": [int(d) for d in input_shape]}, id="input")
+    graph.add_node("output", {}, id="output")
+    graph.move_node("input", (0.0, 0.0))
+    graph.move_node("output", (660.0, 0.0))  # three layer widths apart: room to add layers
+    return graph
+
+
 def create_project(
     template_id: str,
     data_spec: Any,
@@ -61,11 +76,11 @@ def create_project(
     from engines.graph import GraphError
     from engines.templates import TEMPLATES, make_template
 
-    if template_id not in TEMPLATES:
+    if template_id != EMPTY_GRAPH and template_id not in TEMPLATES:
         raise WorkbenchError(
             f"Unknown template {template_id!r}; choose one of: {', '.join(TEMPLATES)}."
         )
-    info = TEMPLATES[template_id]
+    info = TEMPLATES["mlp" if template_id == EMPTY_GRAPH else template_id]
     source = read_source(data_spec)
     data = prepare(data_spec, source_bytes=source)
     if data.kind not in info.data_kinds:
@@ -83,13 +98,16 @@ def create_project(
     else:
         n_outputs = data.n_outputs
     try:
-        graph = make_template(template_id, tuple(data.input_shape), n_outputs)
+        if template_id == EMPTY_GRAPH:
+            graph = empty_graph(tuple(data.input_shape))
+        else:
+            graph = make_template(template_id, tuple(data.input_shape), n_outputs)
     except GraphError as exc:
         raise WorkbenchError(str(exc)) from exc
     embedded: dict[str, bytes] = {}
     if source is not None:
         embedded[_source_entry(data_spec)] = source
-    cfg = default_train_config(template_id, objective, len(data.X))
+    cfg = default_train_config(info.id, objective, len(data.X))
     cfg["seed"] = seed
     return Project.new(
         name=name or f"{template_id} on {data_spec.name or Path(str(data_spec.path)).stem}",

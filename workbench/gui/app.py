@@ -34,12 +34,15 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QStackedWidget,
+    QTabBar,
     QVBoxLayout,
     QWidget,
 )
 
 import workbench
 from widgets.activations.view import ActivationView
+from widgets.common.scroll import scrolling
 from widgets.data.panel import DataPanel
 from widgets.graph.canvas import GraphView, ProblemsPanel
 from widgets.graph.inspector import Inspector
@@ -56,6 +59,7 @@ from workbench.gui.explain_panel import ExplainPanel
 from workbench.gui.fairness_panel import FairnessDock
 from workbench.gui.recovery import RecoveryController
 from workbench.gui.runs_panel import RunListController
+from workbench.gui.start_page import StartPage
 from workbench.gui.tasks import TaskRunner
 from workbench.gui.theme import ThemeController
 from workbench.gui.wheel_guard import guard_fields
@@ -91,26 +95,60 @@ def _metric_key(objective: str) -> tuple[str, str]:
     }.get(objective, ("val_loss", "reconstruction loss"))
 
 
-class NewProjectDialog(QDialog):
-    """Choose a template and a built-in dataset."""
+EMPTY_START = "empty"  # = workbench.core.session.EMPTY_GRAPH (a template id for create_project)
+IMPORT_START = "import"  # New for the user's own data: a project first, then the import
 
-    def __init__(self, templates: list[tuple[str, str]], datasets: list[tuple[str, str]],
+
+class NewProjectDialog(QDialog):
+    """Choose how to start (a template or an empty graph) and a built-in dataset.
+
+    ``templates`` are (id, title, description); the empty graph comes first. Your own data is
+    imported afterwards in the Data dock (the dialog says so).
+    """
+
+    def __init__(self, templates: list[tuple[str, str, str]], datasets: list[tuple[str, str]],
                  parent: QWidget | None = None) -> None:
+        from workbench.core.session import EMPTY_GRAPH
+
         super().__init__(parent)
         self.setWindowTitle("New project")
         form = QFormLayout(self)
+        heading = QLabel("<b>Start a new project</b>")
+        form.addRow(heading)
         self.template = QComboBox()
-        for tid, title in templates:
+        self._descriptions: list[str] = []
+        entries = [(EMPTY_GRAPH, "Empty graph",
+                    "Only the input and the output: add and connect layers yourself.")]
+        for tid, title, description in entries + list(templates):
             self.template.addItem(title, tid)
+            self._descriptions.append(description)
+        self.template.setToolTip("The network to start from")
+        self.description = QLabel()
+        self.description.setWordWrap(True)
         self.dataset = QComboBox()
         for did, title in datasets:
             self.dataset.addItem(title, did)
-        form.addRow("Template", self.template)
+        self.dataset.setToolTip("A built-in dataset to start with")
+        note = QLabel("Your own data (CSV, Parquet, NumPy, an image folder): create the project, "
+                      "then use Import in the Data dock.")
+        note.setWordWrap(True)
+        form.addRow("Start from", self.template)
+        form.addRow("", self.description)
         form.addRow("Dataset", self.dataset)
+        form.addRow("", note)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Create")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+        self.template.currentIndexChanged.connect(self._describe)
+        self.template.setCurrentIndex(1 if self.template.count() > 1 else 0)  # a template first
+        self._describe(self.template.currentIndex())
+        self.setMinimumWidth(460)
+
+    def _describe(self, index: int) -> None:
+        self.description.setText(self._descriptions[index] if 0 <= index < len(self._descriptions)
+                                 else "")
 
 
 class MainWindow(QMainWindow):
@@ -137,8 +175,20 @@ class MainWindow(QMainWindow):
         self._progress_shown_at = 0.0
         self._live_epochs: dict[str, list[float]] = {}
 
+        self._docks_before_start: Any = None  # the dock layout the start page put away
         self.graph_view = GraphView()
-        self.setCentralWidget(self.graph_view)
+        # the middle shows the network, or the start page while no project is open
+        self.start_page = StartPage()
+        self.central = QStackedWidget()
+        self.central.addWidget(self.graph_view)
+        self.central.addWidget(self.start_page)
+        self.setCentralWidget(self.central)
+        self.start_page.new_requested.connect(lambda: self.new_project())
+        self.start_page.empty_requested.connect(lambda: self.new_project(start=EMPTY_START))
+        self.start_page.import_requested.connect(lambda: self.new_project(start=IMPORT_START))
+        self.start_page.demo_requested.connect(lambda: self.load_demo())
+        self.start_page.open_requested.connect(self.open_dialog)
+        self.start_page.recent_requested.connect(self._open_recent)
         self._build_docks()
         self._build_canvas()
         self.recovery = RecoveryController(self)  # autosaves unsaved work, offers it back
@@ -147,7 +197,7 @@ class MainWindow(QMainWindow):
         self.theme = ThemeController(self, self.settings)
         self._build_actions()
         self._connect_worker()
-        self.resize(1400, 900)
+        self._first_size()
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -156,6 +206,7 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         else:  # first start: the network gets most of the height, the plots the rest
             QTimer.singleShot(0, self._default_dock_sizes)
+        self._tidy_dock_tabs()
         self.statusBar().showMessage("Loading…")
         # a wheel over a field scrolls the panel, not the value: fields are guarded as they
         # appear (panels are built after the first paint, the inspector makes new editors)
@@ -167,8 +218,19 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._update_actions()
 
+    def _first_size(self) -> None:
+        """First start: 1400×900, or the whole free area of a smaller screen (1366×768)."""
+        screen = self.screen()
+        free = screen.availableGeometry() if screen is not None else None
+        if free is None or free.isEmpty():
+            self.resize(1400, 900)
+            return
+        self.resize(min(1400, free.width()), min(900, free.height()))
+
     def _default_dock_sizes(self) -> None:
-        self.resizeDocks([self.plots_dock], [max(330, int(self.height() * 0.4))], Qt.Orientation.Vertical)
+        # a short screen gives the analysis docks half the height (their buttons stay in view)
+        share = 0.5 if self.height() < 880 else 0.4
+        self.resizeDocks([self.plots_dock], [max(330, int(self.height() * share))], Qt.Orientation.Vertical)
         h = self.height()
         self.resizeDocks([self.palette_dock, self.inspector_dock], [int(h * 0.3), int(h * 0.3)],
                          Qt.Orientation.Vertical)
@@ -212,12 +274,43 @@ class MainWindow(QMainWindow):
         self._update_title()
 
     # ------------------------------------------------------------------ layout
-    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea,
+              scroll: bool = False) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(name)  # so saveState/restoreState can remember the layout
-        dock.setWidget(widget)
+        self._set_dock_widget(dock, widget, scroll)
         self.addDockWidget(area, dock)
         return dock
+
+    @staticmethod
+    def _set_dock_widget(dock: QDockWidget, widget: QWidget, scroll: bool) -> None:
+        """Put ``widget`` in ``dock``; a wide panel sits in a scroll area so that its minimum
+        size never makes the window larger than the screen (it scrolls only when squeezed)."""
+        if not scroll:
+            dock.setWidget(widget)
+            return
+        area = scrolling(widget, horizontal=True)
+        area.setObjectName(f"{dock.objectName()}_scroll")
+        dock.setWidget(area)
+
+    def _tidy_dock_tabs(self) -> None:
+        """Tabs of stacked docks elide their titles and scroll, never widen the window."""
+        for bar in self.findChildren(QTabBar):
+            if bar.parent() is self:
+                bar.setElideMode(Qt.TextElideMode.ElideRight)
+                bar.setUsesScrollButtons(True)
+
+    def _fit_to_screen(self) -> None:
+        """Keep the window inside the screen's free area (panels built later can ask for more)."""
+        screen = self.screen()
+        if screen is None or self.isMaximized() or self.isFullScreen():
+            return
+        free = screen.availableGeometry()
+        frame = self.frameGeometry().size() - self.size()  # title bar and borders
+        width = min(self.width(), free.width() - frame.width())
+        height = min(self.height(), free.height() - frame.height())
+        if (width, height) != (self.width(), self.height()):
+            self.resize(width, height)
 
     def _build_docks(self) -> None:
         panel = QWidget()
@@ -266,11 +359,12 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.plots_dock, self.log_dock)
         self.look_inside = ActivationView()
         self.look_inside_dock = self._dock("Look inside", "look_inside", self.look_inside,
-                                           Qt.DockWidgetArea.BottomDockWidgetArea)
+                                           Qt.DockWidgetArea.BottomDockWidgetArea, scroll=True)
         self.tabifyDockWidget(self.plots_dock, self.look_inside_dock)
         self.look_inside_controller = LookInsideController(self, self.look_inside, self.look_inside_dock)
         self.data_panel = DataPanel()
-        self.data_dock = self._dock("Data", "data", self.data_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.data_dock = self._dock("Data", "data", self.data_panel, Qt.DockWidgetArea.BottomDockWidgetArea,
+                                    scroll=True)
         self.tabifyDockWidget(self.plots_dock, self.data_dock)
         self.data_controller = DataController(self.data_panel, self)
         self.data_controller.data_applied.connect(
@@ -288,7 +382,8 @@ class MainWindow(QMainWindow):
                                         Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.plots_dock, self.fairness_dock)
         self.audit_panel = AuditDock(self)
-        self.audit_dock = self._dock("Audit", "audit", self.audit_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.audit_dock = self._dock("Audit", "audit", self.audit_panel, Qt.DockWidgetArea.BottomDockWidgetArea,
+                                     scroll=True)
         self.tabifyDockWidget(self.plots_dock, self.audit_dock)
         self.audit_dock.hide()  # shown when a project is opened for audit (View menu otherwise)
         self.call_after_first_paint(self._analysis_panels)
@@ -330,7 +425,8 @@ class MainWindow(QMainWindow):
             return a
 
         S = QKeySequence.StandardKey
-        self.new_action = act("&New…", self.new_project, S.New, "Start a project from a template")
+        self.new_action = act("&New…", self.new_project, S.New,
+                              "Start a project from a template or an empty graph")
         self.open_action = act("&Open…", self.open_dialog, S.Open, "Open a project file")
         self.save_action = act("&Save", self.save, S.Save, "Save the project")
         self.save_as_action = act("Save &As…", self.save_as, S.SaveAs, "Save under a new name")
@@ -394,6 +490,9 @@ class MainWindow(QMainWindow):
         for a in (self.train_action, self.pause_action, self.stop_action):
             menu.addAction(a)
         menu = self.menuBar().addMenu("&Help")
+        self.guide_action = act("User &Guide", self.show_guide, S.HelpContents,
+                                "How to build, train, explain, audit (works offline)")
+        menu.addAction(self.guide_action)
         self.open_log_action = act("Open &Log Folder", open_log_folder, None,
                                    "Show the folder with the error log in the file manager")
         menu.addAction(self.open_log_action)
@@ -432,8 +531,10 @@ class MainWindow(QMainWindow):
             self._fairness_panel = FairnessDock(worker=self.worker)
             for signal, slot in own:
                 signal.connect(slot)
-            self.explain_dock.setWidget(self._explain_panel)
-            self.fairness_dock.setWidget(self._fairness_panel)
+            self._set_dock_widget(self.explain_dock, self._explain_panel, scroll=True)
+            self._set_dock_widget(self.fairness_dock, self._fairness_panel, scroll=True)
+            self._tidy_dock_tabs()
+            QTimer.singleShot(0, self, self._fit_to_screen)  # not after the window is gone
             if self.doc is not None:
                 self._explain_panel.set_document(self.doc)
                 self._fairness_panel.set_document(self.doc)
@@ -468,8 +569,22 @@ class MainWindow(QMainWindow):
             self.open_for_audit(Path(project_path), then=then)
         elif project_path:
             self.open_in_background(Path(project_path), then=then)
-        else:
+        elif demo:
             self.load_demo(then=then)
+        else:
+            self.show_start_page()
+            then()
+
+    def show_start_page(self) -> None:
+        """The start page in the middle (no project open): recent projects and ways to begin."""
+        self.start_page.set_recent(self._recent())
+        if self.central.currentWidget() is not self.start_page:
+            # the page has the window to itself; the docks come back with a project
+            self._docks_before_start = self.saveState()
+            for dock in self.findChildren(QDockWidget):
+                dock.hide()
+        self.central.setCurrentWidget(self.start_page)
+        self.statusBar().showMessage("Start a project, open one, or open the demo.")
 
     def load_demo(self, then: Any = None) -> None:
         """Build the demo project on a worker thread (torch and scikit-learn imports, data
@@ -554,6 +669,11 @@ class MainWindow(QMainWindow):
             self.undo_group.removeStack(self.doc.undo_stack)
             self.doc.deleteLater()
         self.project = project
+        if self.central.currentWidget() is self.start_page:
+            self.central.setCurrentWidget(self.graph_view)
+            if self._docks_before_start is not None:
+                self.restoreState(self._docks_before_start)
+                self._docks_before_start = None
         self.doc = ProjectDocument(project, self)
         self.canvas.set_document(self.doc)  # first: the canvas redraws before the window reacts
         self.undo_group.addStack(self.doc.undo_stack)
@@ -866,26 +986,41 @@ class MainWindow(QMainWindow):
             return self.save()
         return answer == QMessageBox.StandardButton.Discard
 
-    def new_project(self) -> None:
+    def new_project(self, start: str = "") -> None:
+        """File → New: a template or an empty graph on a built-in dataset.
+
+        ``start`` is ``EMPTY_START`` (the dialog opens on the empty graph) or ``IMPORT_START``
+        (no dialog: an MLP on the German credit table, then the Data dock's import opens for
+        the user's own file, which the network is fitted to when applied).
+        """
         from engines.data import builtin_spec, list_datasets
         from engines.templates import TEMPLATES
         from workbench.core.session import create_project
 
         if self.worker.is_running() or not self._confirm_discard():
             return
-        dlg = NewProjectDialog(
-            [(t.id, f"{t.title} ({t.id})") for t in TEMPLATES.values()],
-            [(d.id, f"{d.title} ({d.kind})") for d in list_datasets()],
-            self,
-        )
-        if dlg.exec() != QDialog.DialogCode.Accepted:
-            return
-        template, dataset = dlg.template.currentData(), dlg.dataset.currentData()
+        if start == IMPORT_START:
+            template, dataset = "mlp", "german_credit"
+        else:
+            dlg = NewProjectDialog(
+                [(t.id, t.title, t.description) for t in TEMPLATES.values()],
+                [(d.id, f"{d.title} ({d.kind})") for d in list_datasets()],
+                self,
+            )
+            if start == EMPTY_START:
+                dlg.template.setCurrentIndex(dlg.template.findData(EMPTY_START))
+            if dlg.exec() != QDialog.DialogCode.Accepted:
+                return
+            template, dataset = dlg.template.currentData(), dlg.dataset.currentData()
 
         def show(project: Any) -> None:
             self.set_project(project, None)
             self.dirty = True
             self._update_title()
+            if start == IMPORT_START:
+                self.data_dock.show()
+                self.data_dock.raise_()
+                self.data_panel.import_file_button.click()  # as the user would
 
         # preparing the dataset takes a while: on a worker thread, the window stays responsive
         self._load_in_background("Creating the project…", lambda: create_project(template, builtin_spec(dataset)),
@@ -1189,6 +1324,16 @@ class MainWindow(QMainWindow):
             box.setDetailedText(details)
         box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         box.open()  # non-blocking: a modal exec() would stall tests and the event loop
+
+    def show_guide(self) -> None:
+        """Help → User Guide (F1): one guide window, raised if it is already open."""
+        from workbench.gui.help import GuideDialog
+
+        if getattr(self, "_guide", None) is None:
+            self._guide = GuideDialog(self)
+        self._guide.show()
+        self._guide.raise_()
+        self._guide.activateWindow()
 
     def _about(self) -> None:
         QMessageBox.about(self, "About Model Workbench",
