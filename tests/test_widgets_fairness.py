@@ -926,3 +926,23 @@ def test_a_sweep_of_several_features_offers_each(explorer: ThresholdExplorer, qt
     assert explorer.readout_text("old", "tpr") == "0.380"  # 0.5 + 0.4 × (0.2 − 0.5)
     explorer.set_threshold(0.1)
     assert explorer.readout_text("old", "tpr") == "—"  # next to "NaN"
+
+
+def test_outcomes_are_named_as_the_data_describes_them(qtbot) -> None:
+    """German credit says risk 1 = good credit risk: the favourable choice reads so, and the
+    value behind it stays the class label; data that says nothing shows the bare labels."""
+    from engines.data import outcome_meanings
+    from widgets.fairness.controls import FairnessControls
+
+    meanings = outcome_meanings({"source": "builtin", "name": "german_credit"})
+    assert meanings == {"1": "good credit risk", "0": "bad credit risk"}
+    assert outcome_meanings({"source": "csv", "path": "x.csv"}) == {}
+    assert outcome_meanings({"source": "builtin", "name": "iris"}) == {}
+    c = FairnessControls()
+    qtbot.addWidget(c)
+    c.set_outcomes(["0", "1"], "1", meanings=meanings)
+    combo = c.favourable_combo
+    assert [combo.itemText(i) for i in range(2)] == ["0 — bad credit risk", "1 — good credit risk"]
+    assert combo.currentData() == "1"
+    c.set_outcomes(["setosa", "virginica"], "setosa")
+    assert [combo.itemText(i) for i in range(2)] == ["setosa", "virginica"]

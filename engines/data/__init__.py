@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from engines.data.datasheet import Datasheet, DatasheetCancelled, compute_datasheet
 from engines.data.prepare import PreparedData, apply_preprocessing, prepare
-from engines.data.registry import DatasetInfo, builtin_spec, list_datasets
+from engines.data.registry import DatasetInfo, builtin_spec, list_datasets, outcome_meanings
 from engines.data.sources import read_frame, read_source
 from engines.data.spec import DataError, DataSpec, SplitSpec
 
@@ -31,6 +31,7 @@ __all__ = [
     "builtin_spec",
     "compute_datasheet",
     "list_datasets",
+    "outcome_meanings",
     "prepare",
     "read_frame",
     "read_source",

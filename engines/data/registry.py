@@ -50,10 +50,12 @@ class DatasetInfo:
     target: str
     sensitive: tuple[str, ...]
     description: str
+    outcomes: tuple[tuple[str, str], ...] = ()  # class value -> what it means, from the source
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["sensitive"] = list(self.sensitive)
+        d["outcomes"] = dict(self.outcomes)
         return d
 
 
@@ -194,6 +196,7 @@ _BUILTINS: dict[str, _Builtin] = {
                 "Statlog German credit, 1,000 loan applicants; risk 1 = "
                 "good credit risk (700 of 1,000). Sensitive: sex, age. UCI / Hans Hofmann (1994), "
                 "DbCL v1.0 (see assets/german_credit.LICENSE.md).",
+                (("1", "good credit risk"), ("0", "bad credit risk")),
             ),
             _german_credit_frame,
             roles={"risk": "target", "sex": "sensitive", "age": "sensitive"},
@@ -228,6 +231,7 @@ _BUILTINS: dict[str, _Builtin] = {
                 "approved",
                 ("group",),
                 _LENDING_DESC,
+                (("1", "approved"), ("0", "refused")),
             ),
             lending_frame,
             roles={"approved": "target", "group": "sensitive"},
@@ -248,6 +252,16 @@ def get_builtin(name: str) -> _Builtin:
         raise DataError(
             f"There is no built-in dataset {name!r}; choose one of {', '.join(_BUILTINS)}."
         ) from None
+
+
+def outcome_meanings(spec: Any) -> dict[str, str]:
+    """What each class value means ("1" -> "good credit risk"), as the dataset's source
+    describes it; empty when it does not say (imported files, most built-in sets, whose
+    class values are already names)."""
+    if not isinstance(spec, dict) or spec.get("source") != "builtin":
+        return {}
+    builtin = _BUILTINS.get(str(spec.get("name")))
+    return dict(builtin.info.outcomes) if builtin is not None else {}
 
 
 def builtin_spec(name: str) -> DataSpec:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -69,6 +69,7 @@ class _Facts:
     class_names: list[str]
     favourable: str | None  # the default favourable class name
     problem: str = ""  # why nothing can be audited ("" when something can)
+    meanings: dict[str, str] = field(default_factory=dict)  # "1" -> "good credit risk"
 
 
 def audit_key(analysis: Any) -> tuple[str, ...]:
@@ -186,9 +187,12 @@ def _describe_task(snapshot: Any, cache: DataCache) -> Callable[..., _Facts]:
                 None,
                 f"Fairness metrics need a classifier; this project's data is for {data.task}.",
             )
+        from engines.data import outcome_meanings
+
         names = [str(c) for c in data.class_names]
         favourable = names[favourable_label(names)] if names else None
-        return _Facts(sensitive, names, favourable, "" if sensitive else NO_SENSITIVE)
+        return _Facts(sensitive, names, favourable, "" if sensitive else NO_SENSITIVE,
+                      outcome_meanings(snapshot.data))
 
     return task
 
@@ -466,7 +470,8 @@ class FairnessDock(QWidget):
         c.set_columns(facts.sensitive, [t for t in ticked if t in facts.sensitive])
         wanted = str(shown.meta.get("favourable")) if shown is not None else facts.favourable
         c.set_outcomes(
-            facts.class_names, wanted if wanted in facts.class_names else facts.favourable
+            facts.class_names, wanted if wanted in facts.class_names else facts.favourable,
+            meanings=facts.meanings,
         )
         if facts.problem:
             c.set_message(facts.problem, error=False)
