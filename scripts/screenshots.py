@@ -7,9 +7,14 @@
 - ``audit.png``: that project opened for audit at 1366×768, verified, with a finding;
 - ``report_page1.png``: the first page of its audit report (PDF rendered by poppler's pdftoppm);
 - ``explanations_images.png``: saliency, integrated gradients and Grad-CAM on a LeNet-5 trained
-  briefly on scikit-learn's digits.
+  briefly on scikit-learn's digits;
+- ``start.png``: the start page (no project open) at 1366×768;
+- ``laptop_{plots,explanations,fairness}.png`` and ``large_…``: the trained demo reopened at
+  1366×768 and at 2560×1440, each dock in turn (the script fails if a window is not the size
+  it asked for).
 
-Run under a display or Xvfb:  xvfb-run -a .venv/bin/python scripts/screenshots.py [OUT_DIR]
+Run on a screen of at least 2560×1440, e.g. Xvfb:
+  xvfb-run -a -s "-screen 0 2560x1440x24" .venv/bin/python scripts/screenshots.py [OUT_DIR]
 """
 
 from __future__ import annotations
@@ -82,6 +87,38 @@ def _audit_shot(app: QApplication, w, out: Path) -> bool:
     return _report_page(project_path, out) and ok
 
 
+def _size_shots(project_path: Path, out: Path) -> bool:
+    """The start page, then the trained demo with its stored explanation and fairness audit,
+    at 1366×768 (a laptop) and 2560×1440 (``large_*``; needs a screen that big)."""
+    from workbench.gui.app import MainWindow
+
+    ok = True
+    for width, height, tag in ((1366, 768, "laptop"), (2560, 1440, "large")):
+        w = MainWindow()
+        w.resize(width, height)
+        w.show()
+        if tag == "laptop":
+            w.settings.setValue("files/recent", [str(project_path)])
+            w.open_initial(None, demo=False)
+            _wait(800)
+            w.grab().save(str(out / "start.png"))
+        w.open_in_background(project_path)
+        ok = _wait_for(lambda w=w: w.project is not None and not w._loading) and ok
+        w._analysis_panels()
+        _wait(800)
+        if (w.width(), w.height()) != (width, height):
+            print(f"{tag}: asked for {width}×{height}, the window is {w.width()}×{w.height()}")
+            ok = False
+        for dock, name in ((w.plots_dock, "plots"), (w.explain_dock, "explanations"),
+                           (w.fairness_dock, "fairness")):
+            dock.raise_()
+            _wait(500)
+            w.grab().save(str(out / f"{tag}_{name}.png"))
+        w.dirty = False
+        w.close()
+    return ok
+
+
 def _report_page(project_path: Path, out: Path) -> bool:
     """The first page of the audit report of that project, as a PNG (needs poppler's pdftoppm)."""
     import shutil
@@ -146,7 +183,10 @@ def main() -> int:
     _wait(300)
     w.grab().save(str(out / "fairness.png"))
 
+    saved = Path(tempfile.mkdtemp()) / "credit demo.wbproj"
+    ok = w._save_to(saved) and ok
     ok = _audit_shot(app, w, out) and ok
+    ok = _size_shots(saved, out) and ok
 
     # images: a LeNet-5 trained briefly on digits, explained three ways
     from engines.data import builtin_spec
@@ -165,7 +205,8 @@ def main() -> int:
 
     w.dirty = False
     w.close()
-    print(f"wrote training, trained, explanations_table, fairness, audit and explanations_images PNGs to {out}")
+    print(f"wrote training, trained, explanations_table, fairness, audit, report_page1, start, "
+          f"laptop_*, large_* and explanations_images PNGs to {out}")
     return 0 if ok else 1
 
 
