@@ -259,3 +259,25 @@ def test_clear_empties_every_plot(plots) -> None:
     assert counts == {"steps": 0, "train": 0, "val": 0, "metric": 0, "lr": 0,
                       "grad_norm_epochs": 0, "confusion_epochs": 0}
     assert plots.grad_norms.layers.count() == 0 and plots.confusion.shown_matrix() is None
+
+
+def test_counts_hide_when_cells_are_too_small_and_return_when_there_is_room(qtbot) -> None:
+    """Ten classes with counts up to 150 (three digits: 3 × 7 + 6 = 27 px wide, 14 px high):
+    in a 260 × 220 plot a cell is about 20 px wide, so the counts hide; at 900 × 800 a cell is
+    about 80 px and they show. The colours are drawn either way."""
+    heat = ConfusionHeatmap()
+    qtbot.addWidget(heat)
+    k = 10
+    m = np.zeros((k, k))
+    np.fill_diagonal(m, 150)
+    heat.resize(260, 220)
+    heat.show()
+    heat.set_history([m])
+    qtbot.waitUntil(lambda: heat.plot.getViewBox().sceneBoundingRect().width() > 0)
+    qtbot.wait(50)
+    assert len(heat.cell_labels) == k * k and np.array_equal(heat.image.image, m)
+    assert not heat.labels_fit()
+    assert not any(label.isVisible() for label in heat.cell_labels)
+    heat.resize(900, 800)
+    qtbot.waitUntil(heat.labels_fit)
+    qtbot.waitUntil(lambda: all(label.isVisible() for label in heat.cell_labels))

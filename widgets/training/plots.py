@@ -514,7 +514,9 @@ class ConfusionHeatmap(QWidget):
         self._classes = 0  # size of the matrix on screen
         self._follow_latest = True  # show each new epoch, until the user picks an earlier one
         self._pending = False
+        self._digits = 1  # digits of the largest count, for the label-fits test
         self.epoch.valueChanged.connect(self._on_epoch_changed)
+        self.plot.getViewBox().sigResized.connect(lambda *_: self._fit_labels())
         self._show_empty()
 
     def _show_empty(self) -> None:
@@ -580,6 +582,22 @@ class ConfusionHeatmap(QWidget):
             label.setText(f"{value:.0f}" if np.isfinite(value) else "")
             # dark cells get white text, bright (high) cells black
             label.setColor("#000000" if value / top > 0.6 else "#ffffff")
+        self._digits = len(f"{top:.0f}")
+        self._fit_labels()
+
+    def labels_fit(self) -> bool:
+        """Whether a count fits in a cell at the plot's current size (else the counts hide,
+        the colours and the axes stay: a crowded matrix is still readable)."""
+        if not self._classes:
+            return False
+        box = self.plot.getViewBox().sceneBoundingRect()
+        cell_w, cell_h = box.width() / self._classes, box.height() / self._classes
+        return cell_w >= 7 * self._digits + 6 and cell_h >= 14
+
+    def _fit_labels(self) -> None:
+        show = self.labels_fit()
+        for label in self.cell_labels:
+            label.setVisible(show)
 
     def _set_epoch_range(self, count: int, value: int) -> None:
         self.epoch.blockSignals(True)
