@@ -701,3 +701,18 @@ def test_epoch_slider_labels_and_emits_epochs(qtbot) -> None:
     with qtbot.waitSignal(slider.epoch_changed) as blocker:
         slider.set_epochs(range(1, 13))
     assert blocker.args == [12]
+
+
+def test_the_colour_scale_stays_in_view_however_many_samples(grid, qtbot) -> None:
+    """Twelve samples make the grid wider than its scroll area; the scale is drawn between
+    the method names and the first map, so it is on screen before any sideways scrolling."""
+    images, results, samples = _image_results(n_samples=12)
+    grid.resize(700, 500)
+    grid.show()
+    grid.set_attributions(images, results, samples)
+    qtbot.wait(50)
+    assert grid.graphics.width() > grid.scroll.viewport().width()  # it does scroll sideways
+    bar_right = grid.color_bars[0].sceneBoundingRect().right()
+    first_map_left = min(row[0].heat.sceneBoundingRect().left() for row in grid.cells)
+    assert bar_right <= first_map_left
+    assert bar_right <= grid.scroll.viewport().width()  # visible at scroll position 0

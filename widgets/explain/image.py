@@ -304,7 +304,7 @@ class ImageAttributionGrid(QWidget):
         for s in range(n_samples):
             label = pg.LabelItem("", size="9pt", color=TEXT)
             label.setFixedWidth(size)
-            ci.addItem(label, 0, 1 + s)
+            ci.addItem(label, 0, 2 + s)
             self.column_headers.append(label)
         self.row_headers, self.cells = [], []
         for m in range(n_methods):
@@ -315,7 +315,7 @@ class ImageAttributionGrid(QWidget):
             row = []
             for s in range(n_samples):
                 cell = _Cell(size)
-                ci.addItem(cell.layout, 1 + m, 1 + s)
+                ci.addItem(cell.layout, 1 + m, 2 + s)
                 cell.heat.setOpacity(self.opacity_slider.value() / 100)
                 row.append(cell)
             self.cells.append(row)
@@ -333,7 +333,9 @@ class ImageAttributionGrid(QWidget):
             bar.getAxis("left").setTextPen(TEXT)
             bar.getAxis("right").setTextPen(TEXT)
             bar.setImageItem([self.cells[m][s].heat for m in rows for s in range(n_samples)])
-            ci.addItem(bar, 1 + rows[0], 1 + n_samples, rowspan=len(rows))
+            # the scale sits between the method names and the maps (column 1), so it stays in
+            # view however many samples scroll off to the right
+            ci.addItem(bar, 1 + rows[0], 1, rowspan=len(rows))
             self.color_bars.append(bar)
         self._structure = (n_methods, n_samples, per_method)
         self.scroll.show()
