@@ -242,17 +242,49 @@ def layered_layout(
     }
 
 
+def wrap_layers(
+    positions: dict[str, Position],
+    *,
+    layer_gap: float,
+    node_gap: float,
+    max_width: float,
+) -> dict[str, Position]:
+    """Fold a layout wider than ``max_width`` into bands, as text wraps into lines.
+
+    Layers (columns ``layer_gap`` apart) ``0 … k-1`` stay in the first band; layers
+    ``k … 2k-1`` start again at the left, one band lower, and so on, with ``k`` as many
+    layers as fit in ``max_width`` (at least one). A band is as tall as the tallest column
+    plus ``node_gap``. Positions are unchanged when the layout already fits.
+    """
+    if not positions:
+        return {}
+    left = min(p[0] for p in positions.values())
+    top = min(p[1] for p in positions.values())
+    columns = {v: round((p[0] - left) / layer_gap) for v, p in positions.items()}
+    per_band = max(1, int(max(max_width, 0.0) // layer_gap) + 1)  # k columns: k - 1 gaps
+    if max(columns.values()) < per_band:
+        return dict(positions)
+    band_height = max(p[1] for p in positions.values()) - top + node_gap
+    return {
+        v: (left + (columns[v] % per_band) * layer_gap,
+            p[1] + (columns[v] // per_band) * band_height)
+        for v, p in positions.items()
+    }
+
+
 def arrange_graph(
     graph: Graph,
     *,
     layer_gap: float = 220.0,
     node_gap: float = 110.0,
     origin: Position | None = None,
+    max_width: float | None = None,
 ) -> dict[str, Position]:
     """:func:`layered_layout` of a :class:`~engines.graph.Graph`.
 
     ``origin`` defaults to the top-left of the current positions, so arranging tidies the
-    graph where it is instead of moving it away.
+    graph where it is instead of moving it away. With ``max_width``, a layout wider than
+    that wraps into bands (:func:`wrap_layers`): a long chain reads left to right, line by line.
     """
     if not graph.nodes:
         return {}
@@ -261,10 +293,13 @@ def arrange_graph(
             min(n.position[0] for n in graph.nodes.values()),
             min(n.position[1] for n in graph.nodes.values()),
         )
-    return layered_layout(
+    positions = layered_layout(
         list(graph.nodes),
         [(e.src, e.dst) for e in graph.edges],
         layer_gap=layer_gap,
         node_gap=node_gap,
         origin=origin,
     )
+    if max_width is None:
+        return positions
+    return wrap_layers(positions, layer_gap=layer_gap, node_gap=node_gap, max_width=max_width)

@@ -453,3 +453,22 @@ def test_graph_signals_and_cached_report() -> None:
     doc.undo()
     assert seen.count("graph_changed") == 3 and doc.report().ok
     assert seen.calls["problems_changed"][-1] == ([],)
+
+
+def test_an_insert_on_a_short_downward_connection_pushes_the_rest_down() -> None:
+    """x (0, 0) → a (0, 100) → y (0, 200): the a → y connection runs down and is 100 long,
+    less than the 2 × 100 an insert needs; the new node goes 100 below a, at (0, 200), and y
+    moves down by 100 + 200 − 200 = 100 to (0, 300). Undo puts y back."""
+    g = Graph()
+    g.add_node("input", {"shape": [4]}, id="x", position=(0, 0))
+    g.add_node("linear", {"out_features": 3}, id="a", position=(0, 100))
+    g.add_node("output", id="y", position=(0, 200))
+    g.connect("x", "a")
+    g.connect("a", "y")
+    doc = _doc(g)
+    new = doc.insert_node_on_edge(Edge("a", "out", "y", "in"), "relu")
+    assert doc.graph.node(new).position == (0.0, 200.0)
+    assert doc.graph.node("y").position == (0.0, 300.0)
+    assert doc.graph.node("x").position == (0.0, 0.0) and doc.graph.node("a").position == (0.0, 100.0)
+    doc.undo()
+    assert doc.graph.node("y").position == (0.0, 200.0) and new not in doc.graph.nodes

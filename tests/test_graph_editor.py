@@ -43,7 +43,7 @@ def _loaded(make_main_window, qtbot, project=None):
     else:
         w.set_project(project, None)
     qtbot.waitUntil(lambda: w.project is not None, timeout=60_000)
-    w.graph_view.zoom_to_fit()
+    w.graph_view.zoom_to_fit(readable=None)
     # shortcuts reach only the active window's focus widget
     w.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is w, timeout=5_000)
@@ -162,7 +162,7 @@ def test_build_a_network_from_the_palette_by_drops_and_port_drags(make_main_wind
         assert w.inspector.node_id == new
     fc_a, act, fc_b = "linear1", "relu1", "linear2"
     assert {fc_a, act, fc_b} <= set(w.project.graph.nodes)
-    view.zoom_to_fit()
+    view.zoom_to_fit(readable=None)  # everything in view, to drag between layers
     for src, dst in (("input", fc_a), (fc_a, act), (act, fc_b), (fc_b, "output")):
         _connect_by_drag(view, src, dst)
     assert _edges(w) == {("input", "out", fc_a, "in"), (fc_a, "out", act, "in"),
@@ -194,7 +194,7 @@ def test_compatible_ports_highlight_and_bad_connections_are_refused(make_main_wi
     for x in (0.35, 0.65):
         _drop_layer(view, _palette_mime(w, "relu"), QPoint(int(vp.width() * x), int(vp.height() * 0.8)))
     r1, r2 = "relu3", "relu4"
-    view.zoom_to_fit()
+    view.zoom_to_fit(readable=None)  # everything in view, to drag between layers
     _connect_by_drag(view, r1, r2)
     assert (r1, "out", r2, "in") in _edges(w)
     before, count = w.project.graph.to_dict(), w.doc.undo_stack.count()
@@ -205,7 +205,7 @@ def test_compatible_ports_highlight_and_bad_connections_are_refused(make_main_wi
     free = "gelu1"
     count += 1
     before = w.project.graph.to_dict()
-    view.zoom_to_fit()
+    view.zoom_to_fit(readable=None)  # everything in view, to drag between layers
     _drag(view, _port_at(view, r2, "out", False), _port_at(view, r1, "in", True), finish=False)
     assert view.dragging_connection
     assert view.port(free, "in", True).state == "compatible"
@@ -455,10 +455,46 @@ def test_arrange_nodes_is_one_step_without_overlaps(make_main_window, qtbot) -> 
     w.arrange_action.trigger()
     assert w.doc.undo_stack.count() == 2 and w.doc.undo_stack.text(1) == "Arrange nodes"
     _no_overlap(view)
-    for e in w.project.graph.edges:
-        assert view.node_items[e.src].x() < view.node_items[e.dst].x()
+    for e in w.project.graph.edges:  # to the right, or on to the next band below
+        src, dst = view.node_items[e.src], view.node_items[e.dst]
+        assert src.x() < dst.x() or src.y() < dst.y()
     w.undo_action.trigger()
     assert w.project.graph.to_dict() == piled
+
+
+def test_a_long_chain_arranges_into_bands_that_fit_at_a_readable_zoom(make_main_window, qtbot) -> None:
+    """Twenty dense layers in a row are far wider than the canvas: Zoom to Fit stops at the
+    readable zoom (showing the input side) instead of shrinking names to dots; Arrange Nodes
+    wraps the chain into bands, and then all of it fits at a readable zoom."""
+    from engines.graph import Graph
+    from widgets.graph.canvas import READABLE_ZOOM
+    from workbench.core.project import Project
+
+    graph = Graph()
+    graph.add_node("input", {"shape": [8]}, id="input")
+    last = "input"
+    for i in range(20):
+        graph.add_node("linear", {"out_features": 8}, id=f"fc{i}")
+        graph.connect(last, f"fc{i}")
+        graph.move_node(f"fc{i}", (220.0 * (i + 1), 0.0))
+        last = f"fc{i}"
+    graph.add_node("output", {}, id="output")
+    graph.connect(last, "output")
+    graph.move_node("output", (220.0 * 21, 0.0))
+    w = _loaded(make_main_window, qtbot, Project.new("long", graph))
+    view = w.graph_view
+    view.zoom_to_fit()
+    assert view.transform().m11() >= READABLE_ZOOM - 1e-9
+    shown = view.mapToScene(view.viewport().rect()).boundingRect()
+    assert shown.contains(view.node_items["input"].sceneBoundingRect())
+    assert not shown.contains(view.node_items["output"].sceneBoundingRect())
+    assert w.canvas.arrange()
+    assert view.transform().m11() >= READABLE_ZOOM - 1e-9
+    shown = view.mapToScene(view.viewport().rect()).boundingRect()
+    for nid, item in view.node_items.items():
+        assert shown.contains(item.sceneBoundingRect()), f"{nid} is off-screen after Arrange"
+    _no_overlap(view)
+    assert len({round(item.y()) for item in view.node_items.values()}) > 1  # it wrapped
 
 
 # the completer's list is a popup: the offscreen platform says it cannot raise or grab it
@@ -737,3 +773,26 @@ def test_reconnect_disconnect_all_and_arrange_are_single_steps() -> None:
     doc.move_nodes({nid: (0.0, 0.0) for nid in doc.graph.nodes}, merge=True)
     doc.undo()
     assert len({n.position for n in doc.graph.nodes.values()}) == len(doc.graph.nodes)
+
+
+def test_an_inserted_layer_makes_room_instead_of_covering_its_neighbours(make_main_window, qtbot) -> None:
+    """The demo's layers stand 180 apart and a layer is 150 wide: a layer inserted after fc1
+    goes 190 right of it, and relu1 and everything after it move right by 2 × 190 − 180 = 200,
+    in the same undo step."""
+    w = _loaded(make_main_window, qtbot)
+    graph = w.project.graph
+    before = {nid: n.position for nid, n in graph.nodes.items()}
+    assert before["relu1"][0] - before["fc1"][0] == 180.0
+    w.graph_view.select_node("fc1")
+    qtbot.waitUntil(lambda: w._selected_nodes == ["fc1"])
+    w.add_layer("batchnorm1d")
+    new = w._selected_nodes[0] if w._selected_nodes else ""
+    assert new.startswith("batchnorm1d")
+    assert graph.node(new).position[0] == before["fc1"][0] + 190.0
+    for nid in ("relu1", "dropout1", "fc2", "relu2", "head", "output"):
+        assert graph.node(nid).position == (before[nid][0] + 200.0, before[nid][1])
+    for nid in ("input", "fc1"):
+        assert graph.node(nid).position == before[nid]
+    _no_overlap(w.graph_view)
+    w.undo_action.trigger()
+    assert {nid: n.position for nid, n in graph.nodes.items()} == before

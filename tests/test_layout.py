@@ -122,3 +122,41 @@ def test_templates_arrange_where_they_are(template: str) -> None:
     # the input is first and the output last
     xs = sorted(p[0] for p in pos.values())
     assert pos["input"][0] == xs[0] and pos["output"][0] == xs[-1]
+
+
+def test_a_long_chain_wraps_into_bands_like_lines_of_text() -> None:
+    """Seven layers 100 apart in a width of 250: columns 0, 100, 200 fit (three columns span
+    two gaps), so layers 0-2, 3-5 and 6 make three bands; a chain is 0 high, so a band is
+    0 + node_gap = 50 high."""
+    from engines.layout import wrap_layers
+
+    chain = {f"n{i}": (10.0 + 100.0 * i, 20.0) for i in range(7)}
+    got = wrap_layers(chain, layer_gap=100.0, node_gap=50.0, max_width=250.0)
+    assert got == {
+        "n0": (10.0, 20.0), "n1": (110.0, 20.0), "n2": (210.0, 20.0),
+        "n3": (10.0, 70.0), "n4": (110.0, 70.0), "n5": (210.0, 70.0),
+        "n6": (10.0, 120.0),
+    }
+    # exactly as wide as allowed (two gaps = 200): unchanged; no room for one gap: a column
+    three = {k: chain[k] for k in ("n0", "n1", "n2")}
+    assert wrap_layers(three, layer_gap=100.0, node_gap=50.0, max_width=200.0) == three
+    assert [p for _, p in sorted(wrap_layers(three, layer_gap=100.0, node_gap=50.0,
+                                             max_width=99.0).items())] == [
+        (10.0, 20.0), (10.0, 70.0), (10.0, 120.0)]
+
+
+@settings(max_examples=80, deadline=None)
+@given(dags(), st.floats(min_value=0.0, max_value=3000.0))
+def test_wrapped_layouts_never_overlap_and_fit_the_width(
+    dag: tuple[list[str], list[tuple[str, str]]], width: float
+) -> None:
+    from engines.layout import wrap_layers
+
+    nodes, edges = dag
+    pos = layered_layout(nodes, edges, layer_gap=LAYER_GAP, node_gap=NODE_GAP, origin=(0, 0))
+    wrapped = wrap_layers(pos, layer_gap=LAYER_GAP, node_gap=NODE_GAP, max_width=width)
+    assert set(wrapped) == set(pos)
+    _assert_no_overlap(wrapped)
+    xs = [p[0] for p in wrapped.values()]
+    # as wide as allowed, or one column when not even one gap fits
+    assert max(xs) - min(xs) <= max(width, 0.0) or max(xs) == min(xs)

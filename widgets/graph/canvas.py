@@ -62,7 +62,7 @@ from PySide6.QtWidgets import (
 
 from widgets.graph.palette import LAYER_MIME_TYPE
 
-__all__ = ["EdgeKey", "GraphView", "NodeItem", "ProblemsPanel"]
+__all__ = ["READABLE_ZOOM", "EdgeKey", "GraphView", "NodeItem", "ProblemsPanel"]
 
 #: One connection as the view names it: (source node, output port, target node, input port).
 EdgeKey = tuple[str, str, str, str]
@@ -74,6 +74,7 @@ PORT_R = 6.0
 _PORT_STEP = 22.0  # vertical room per port when a side has more than two
 _SNAP = 18.0  # how near (in view pixels) a dragged wire snaps to a port
 _MIN_ZOOM, _MAX_ZOOM = 0.1, 4.0
+READABLE_ZOOM = 0.5  # the least zoom at which layer names (12 px at 100 %) can still be read
 
 _CATEGORY_COLOURS = {
     "io": "#6b7a8f",
@@ -854,11 +855,13 @@ class GraphView(QGraphicsView):
             self.node_selected.emit(ids[0] if ids else "")
 
     # ---------------------------------------------------------------- zoom
-    def zoom_to_fit(self, readable: float | None = None) -> None:
+    def zoom_to_fit(self, readable: float | None = READABLE_ZOOM) -> None:
         """Show the whole graph.
 
-        With ``readable`` (a zoom level), never zoom out further than that: a long network
-        then shows its start (the input side) at a size where the layers can be read.
+        Never zoom out further than ``readable`` (a zoom level; by default one where a
+        layer's name is still about 6 px high): a network too long for that shows its start
+        (the input side), and Arrange Nodes wraps it into bands that fit. ``None``: fit
+        whatever the size of the text.
         """
         rect = QRectF()
         for item in self.node_items.values():
@@ -1404,7 +1407,7 @@ class GraphView(QGraphicsView):
         menu.addSeparator()
         menu.addAction(self.select_all_action)
         fit = menu.addAction("Zoom to Fit")
-        fit.triggered.connect(self.zoom_to_fit)
+        fit.triggered.connect(lambda: self.zoom_to_fit())
         return menu
 
     def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802 (Qt override)

@@ -439,7 +439,8 @@ class MainWindow(QMainWindow):
         self.train_action = act("&Train", self.start_training, "F5", "Train a new run")
         self.pause_action = act("&Pause / Resume", self.toggle_pause, "F6", "Pause or resume training")
         self.stop_action = act("&Stop", self.stop_training, "Shift+F5", "Stop training")
-        self.fit_action = act("Zoom to &Fit", self.graph_view.zoom_to_fit, "Ctrl+0")
+        self.fit_action = act("Zoom to &Fit", lambda: self.graph_view.zoom_to_fit(), "Ctrl+0",
+                              "Show the whole network (never so small that names cannot be read)")
         # fixed texts, so the toolbar never moves; what would be undone is in the tooltip
         self.undo_action = act("&Undo", self.undo_group.undo, S.Undo, "Nothing to undo")
         self.redo_action = act("&Redo", self.undo_group.redo, S.Redo, "Nothing to redo")

@@ -19,7 +19,7 @@ from PySide6.QtGui import QGuiApplication
 
 from engines.catalog import LAYERS, get_layer
 from engines.graph import Edge, GraphError
-from widgets.graph.canvas import NODE_H, NODE_W, EdgeKey, GraphView, ProblemsPanel
+from widgets.graph.canvas import NODE_H, NODE_W, READABLE_ZOOM, EdgeKey, GraphView, ProblemsPanel
 from workbench.gui.document import PASTE_OFFSET, ProjectDocument
 
 __all__ = ["GRAPH_MIME_TYPE", "CanvasController"]
@@ -494,12 +494,15 @@ class CanvasController(QObject):
             [NODE_H]
             + [item.boundingRect().height() - 6 for item in self.view.node_items.values()]
         )
+        # as wide as the canvas shows at a readable zoom: a long chain wraps into bands
+        width = self.view.viewport().width() / READABLE_ZOOM - NODE_W - 80
         try:
-            moved = doc.arrange_nodes(layer_gap=NODE_W + 90, node_gap=tallest + 46)
+            moved = doc.arrange_nodes(layer_gap=NODE_W + 90, node_gap=tallest + 46,
+                                      max_width=max(width, NODE_W + 90))
         except GraphError as exc:
             self._refused("Not arranged", exc)
             return False
-        self.view.zoom_to_fit(readable=0.35)
+        self.view.zoom_to_fit()
         self.status_message.emit("Arranged the layers." if moved else "Already arranged.")
         return moved
 

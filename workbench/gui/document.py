@@ -448,11 +448,30 @@ class InsertNodeOnEdgeCommand(DocumentCommand):
         self.type = type
         self.params = {k: _normalise(v) for k, v in (params or {}).items()}
         self.node_id = graph.fresh_id(type)
+        # nodes pushed right to make room for the new one: {id: (old, new)}
+        self.moves: dict[str, tuple[Position, Position]] = {}
         if position is None:
             a, b = graph.node(edge.src).position, graph.node(edge.dst).position
-            position = ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2)
+            dx, dy = b[0] - a[0], b[1] - a[1]
+            down = abs(dy) > abs(dx)  # the connection runs down rather than right
+            roomy = (abs(dx) >= 2 * INSERT_GAP or abs(dy) >= 2 * INSERT_GAP_Y
+                     or (dy if down else dx) < 0)  # room, or a layout running up or left
+            if roomy:  # the middle of the connection
+                position = ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2)
+            else:  # make room: the destination and everything after it move on
+                if down:
+                    position = ((a[0] + b[0]) / 2, a[1] + INSERT_GAP_Y)
+                    step = (0.0, a[1] + 2 * INSERT_GAP_Y - b[1])
+                else:
+                    position = (a[0] + INSERT_GAP, (a[1] + b[1]) / 2)
+                    step = (a[0] + 2 * INSERT_GAP - b[0], 0.0)
+                for nid in _downstream(graph, edge.dst):
+                    x, y = graph.node(nid).position
+                    self.moves[nid] = ((x, y), (x + step[0], y + step[1]))
         self.position = (float(position[0]), float(position[1]))
         self.in_port, self.out_port = spec.input_names[0], spec.output_names[0]
+        if self.moves:
+            self.changes = frozenset({GRAPH, LAYOUT})
         super().__init__(doc, f"Insert {self.node_id} before {edge.dst}")
 
     def validate(self, project: Project) -> None:
@@ -469,12 +488,31 @@ class InsertNodeOnEdgeCommand(DocumentCommand):
         second = graph.connect(self.node_id, e.dst, self.out_port, e.dst_port)
         _place_edge(graph, first, self.index)
         _place_edge(graph, second, self.index + 1)
+        for nid, (_old, new) in self.moves.items():
+            graph.move_node(nid, new)
 
     def revert(self, project: Project) -> None:
         graph, e = project.graph, self.edge
+        for nid, (old, _new) in self.moves.items():
+            graph.move_node(nid, old)
         graph.remove_node(self.node_id)
         graph.connect(e.src, e.dst, e.src_port, e.dst_port)
         _place_edge(graph, e, self.index)
+
+
+INSERT_GAP = 190.0  # scene units from a node to the next when an insert makes room (150 wide)
+INSERT_GAP_Y = 100.0  # the same, for a connection that runs down (nodes are 64 high)
+
+
+def _downstream(graph: Any, start: str) -> list[str]:
+    """``start`` and every node reachable from it along connections, each once."""
+    seen, todo = {start}, [start]
+    while todo:
+        for e in graph.outputs_of(todo.pop()):
+            if e.dst not in seen:
+                seen.add(e.dst)
+                todo.append(e.dst)
+    return sorted(seen)
 
 
 class CompoundCommand(DocumentCommand):
@@ -972,14 +1010,17 @@ class ProjectDocument(QObject):
         """Put a new node of ``type`` into ``edge``; returns its id."""
         return self.push(InsertNodeOnEdgeCommand(self, edge, type, params)).node_id
 
-    def arrange_nodes(self, layer_gap: float = 220.0, node_gap: float = 110.0) -> bool:
-        """Lay the graph out in layers, left to right, as one undo step.
+    def arrange_nodes(self, layer_gap: float = 220.0, node_gap: float = 110.0,
+                      max_width: float | None = None) -> bool:
+        """Lay the graph out in layers, left to right, as one undo step; wider than
+        ``max_width`` (scene units), it wraps into bands.
 
         Returns False when every node already stands where the layout puts it.
         """
         from engines.layout import arrange_graph  # scipy: only when arranging
 
-        positions = arrange_graph(self.graph, layer_gap=layer_gap, node_gap=node_gap)
+        positions = arrange_graph(self.graph, layer_gap=layer_gap, node_gap=node_gap,
+                                  max_width=max_width)
         if not positions:
             return False
         command = ArrangeNodesCommand(self, positions)
