@@ -209,7 +209,7 @@ def test_compatible_ports_highlight_and_bad_connections_are_refused(make_main_wi
     _drag(view, _port_at(view, r2, "out", False), _port_at(view, r1, "in", True), finish=False)
     assert view.dragging_connection
     assert view.port(free, "in", True).state == "compatible"
-    assert view.port("fc1", "in", True).state == "incompatible"  # already connected
+    assert view.port("fc1", "in", True).state == "replace"  # occupied: a drop takes it over
     assert view.port(r1, "in", True).state == "incompatible"  # would close a cycle
     assert "cycle" in messages[-1]
     _send_mouse(view, QEvent.Type.MouseButtonRelease, _port_at(view, r1, "in", True), LEFT, NONE)
@@ -232,6 +232,37 @@ def test_compatible_ports_highlight_and_bad_connections_are_refused(make_main_wi
     assert w.canvas.can_connect(r2, "out", free, "in") is None
     assert not w.canvas.connect_ports(r2, "out", r1, "in")
     assert w.project.graph.to_dict() == before and w.doc.undo_stack.count() == count
+
+
+@pytest.mark.gui
+def test_a_new_connection_dropped_on_an_occupied_input_replaces_the_old_one(make_main_window, qtbot) -> None:
+    """relu1's input is fed by fc1. Dragging from input's output onto it offers a replace
+    (an orange port), and the drop swaps the feed in one undo step; an occupied input that
+    would close a cycle is not offered."""
+    w = _loaded(make_main_window, qtbot)
+    view = w.graph_view
+    view.zoom_to_fit(readable=None)
+    start = w.project.graph.to_dict()
+    messages: list[str] = []
+    w.canvas.status_message.connect(messages.append)
+    _drag(view, _port_at(view, "input", "out", False), _port_at(view, "relu1", "in", True),
+          finish=False)
+    assert view.port("relu1", "in", True).state == "hover"
+    assert messages[-1].startswith("Release to replace fc1.out → relu1.in")
+    assert view.port("fc1", "in", True).state == "incompatible"  # already fed by input
+    # fc2's input is fed by dropout1; input → fc2 is fine once that goes: offered
+    assert view.port("fc2", "in", True).state == "replace"
+    _send_mouse(view, QEvent.Type.MouseButtonRelease, _port_at(view, "relu1", "in", True), LEFT, NONE)
+    edges = _edges(w)
+    assert ("input", "out", "relu1", "in") in edges and ("fc1", "out", "relu1", "in") not in edges
+    assert w.doc.undo_stack.count() == 1
+    assert messages[-1] == "Replaced fc1 → relu1.in with input."
+    w.undo_action.trigger()
+    assert w.project.graph.to_dict() == start
+    # head → fc1 would make a cycle (fc1 feeds head): fc1's input is not offered
+    assert w.canvas.replaceable("head", "out", "fc1", "in") is None
+    assert w.canvas.replaceable("input", "out", "fc1", "in") is None  # already its feed
+    assert w.canvas.replaceable("input", "out", "relu1", "in") == ("fc1", "out", "relu1", "in")
 
 
 @pytest.mark.gui

@@ -93,6 +93,7 @@ _CATEGORY_COLOURS = {
 }
 _ERROR, _WARNING = QColor("#d32f2f"), QColor("#ef8f00")
 _OK_PORT, _BAD_PORT = QColor("#2e9d4f"), QColor("#9e9e9e")
+_REPLACE_PORT = QColor("#ef6c00")  # an occupied input a drop would take over
 
 
 def _category_colour(category: str) -> QColor:
@@ -158,7 +159,8 @@ class PortItem(QGraphicsEllipseItem):
             self._paint()
 
     def set_state(self, state: str) -> None:
-        """``normal``, ``source``, ``compatible``, ``incompatible`` or ``hover``."""
+        """``normal``, ``source``, ``compatible``, ``replace`` (occupied: a drop replaces its
+        connection), ``incompatible`` or ``hover``."""
         if state != self.state:
             self.state = state
             self._paint()
@@ -172,6 +174,8 @@ class PortItem(QGraphicsEllipseItem):
             fill, pen, r = QColor(_OK_PORT).lighter(150), QPen(_OK_PORT, 2.5), PORT_R + 2
         elif self.state == "hover":
             fill, pen, r = QColor(_OK_PORT), QPen(_OK_PORT.darker(130), 2.5), PORT_R + 3
+        elif self.state == "replace":
+            fill, pen, r = QColor(_REPLACE_PORT).lighter(160), QPen(_REPLACE_PORT, 2.5), PORT_R + 2
         elif self.state == "incompatible":
             fill, pen = QColor("#e0e0e0"), QPen(_BAD_PORT, 1.0)
         elif self.state == "source":
@@ -567,6 +571,7 @@ class _WireDrag:
         self.detached = detached
         self.path = path
         self.reasons: dict[PortItem, str | None] = {}
+        self.replaces: dict[PortItem, EdgeKey] = {}  # occupied inputs a drop takes over
         self.target: PortItem | None = None
 
 
@@ -588,6 +593,7 @@ class GraphView(QGraphicsView):
     node_add_requested = Signal(str, QPointF)  # layer id picked in the search box; top-left
     connection_requested = Signal(str, str, str, str)  # src, src_port, dst, dst_port
     edge_reconnected = Signal(object, object)  # an EdgeKey dragged to a new input: old, new
+    edge_replaced = Signal(object, object)  # a new connection takes an occupied input: old, new
     edge_detached = Signal(object)  # an EdgeKey dragged off its input and dropped on nothing
     nodes_moved = Signal(dict)  # a finished drag: node id -> new (x, y)
     nodes_nudged = Signal(dict)  # an arrow key moved the selection: node id -> new (x, y)
@@ -621,6 +627,7 @@ class GraphView(QGraphicsView):
         self._index: list[tuple[float, float, float, float, str]] | None = None
         self._lefts: list[float] = []
         self._check: ConnectionCheck | None = None
+        self._replace_check: Any = None
         self._wire: _WireDrag | None = None
         self._pan_from: QPoint | None = None
         self._space = False
@@ -672,6 +679,15 @@ class GraphView(QGraphicsView):
         EdgeKey being dragged off its input (it will go away if the drop succeeds).
         """
         self._check = check
+
+    def set_replace_check(self, check: Any) -> None:
+        """Who says whether an occupied input may be taken over by a new connection.
+
+        ``check(src, src_port, dst, dst_port)`` returns the EdgeKey now feeding that input
+        when the new connection may replace it (it would be accepted once that one is gone),
+        else None.
+        """
+        self._replace_check = check
 
     def set_layer_choices(self, layers: Sequence[tuple[str, str]]) -> None:
         """The layer types the search box offers, as ``(layer id, title)`` pairs."""
@@ -1056,7 +1072,13 @@ class GraphView(QGraphicsView):
                 else:
                     reason = None
                 wire.reasons[target] = reason
-                target.set_state("compatible" if reason is None else "incompatible")
+                old = None
+                if reason is not None and detached is None and self._replace_check is not None:
+                    old = self._replace_check(source.node_id, source.name, target.node_id,
+                                              target.name)
+                if old is not None:
+                    wire.replaces[target] = old
+                target.set_state(self._offer(wire, target))
             for out in item.outputs.values():
                 if out is not source:
                     out.set_state("incompatible")
@@ -1078,11 +1100,19 @@ class GraphView(QGraphicsView):
         end = self.mapToScene(view_pos)
         target = self._port_near(view_pos)
         if wire.target is not None and wire.target is not target:
-            reason = wire.reasons.get(wire.target, "x")
-            wire.target.set_state("compatible" if reason is None else "incompatible")
+            wire.target.set_state(self._offer(wire, wire.target))
             wire.target = None
         if target is not None and target is not wire.source:
-            if target.is_input and wire.reasons.get(target, "x") is None:
+            old = wire.replaces.get(target)
+            if target.is_input and old is not None:
+                target.set_state("hover")
+                wire.target = target
+                end = target.centre()
+                self.status_message.emit(
+                    f"Release to replace {old[0]}.{old[1]} → {target.node_id}.{target.name} "
+                    f"with {wire.source.node_id}.{wire.source.name}"
+                )
+            elif target.is_input and wire.reasons.get(target, "x") is None:
                 target.set_state("hover")
                 wire.target = target
                 end = target.centre()
@@ -1094,6 +1124,13 @@ class GraphView(QGraphicsView):
                 wire.target = target
                 self.status_message.emit(self._refusal(wire, target))
         wire.path.setPath(_wire(wire.source.centre(), end))
+
+    @staticmethod
+    def _offer(wire: _WireDrag, target: PortItem) -> str:
+        """A target's state while a wire is dragged: what a drop on it would do."""
+        if wire.reasons.get(target, "x") is None:
+            return "compatible"
+        return "replace" if target in wire.replaces else "incompatible"
 
     def _refusal(self, wire: _WireDrag, target: PortItem) -> str:
         if not target.is_input:
@@ -1113,13 +1150,17 @@ class GraphView(QGraphicsView):
             else:
                 self.status_message.emit("Connection cancelled.")
             return
+        new: EdgeKey = (src.node_id, src.name, target.node_id, target.name)
+        old = wire.replaces.get(target) if target.is_input else None
+        if old is not None:
+            self.edge_replaced.emit(old, new)
+            return
         reason = None if (target.is_input and wire.reasons.get(target, "x") is None) else (
             self._refusal(wire, target)
         )
         if reason is not None:
             self.status_message.emit(reason)
             return
-        new: EdgeKey = (src.node_id, src.name, target.node_id, target.name)
         if wire.detached is None:
             self.connection_requested.emit(*new)
         elif new != wire.detached:
@@ -1639,7 +1680,8 @@ if __name__ == "__main__":
                          "message": "Node 'fc' (linear): expects a flat vector but receives 8×8×8."}])
     panel.problem_chosen.connect(lambda nid: (view.select_node(nid), view.centre_on_node(nid)))
     for signal in ("node_drop_requested", "node_add_requested", "connection_requested",
-                   "edge_reconnected", "edge_detached", "nodes_moved", "delete_requested",
+                   "edge_reconnected", "edge_replaced", "edge_detached", "nodes_moved",
+                   "delete_requested",
                    "status_message"):
         getattr(view, signal).connect(lambda *args, s=signal: print(s, *args))
     splitter = QSplitter(Qt.Orientation.Vertical)

@@ -79,6 +79,8 @@ class CanvasController(QObject):
         view.node_add_requested.connect(self.add_node_at)
         view.connection_requested.connect(self.connect_ports)
         view.edge_reconnected.connect(self.reconnect)
+        view.set_replace_check(self.replaceable)
+        view.edge_replaced.connect(self.replace)
         view.edge_detached.connect(self.detach)
         view.nodes_moved.connect(lambda positions: self.move(positions, merge=False))
         view.nodes_nudged.connect(self.nudge)
@@ -225,7 +227,7 @@ class CanvasController(QObject):
         for e in graph.edges:
             if e.dst == dst and e.dst_port == dst_port and _key(e) != ignoring:
                 return (f"Input '{dst_port}' of '{dst}' is already connected to '{e.src}'; "
-                        "drag that connection off first.")
+                        "drop a new connection on it to replace that one.")
         if dst in self._feeding(src, ignoring):
             return f"Connecting '{src}' to '{dst}' would make a cycle: '{dst}' already feeds '{src}'."
         return None
@@ -291,6 +293,35 @@ class CanvasController(QObject):
             self.status_message.emit(f"Not connected: {reason}")
             return False
         self.status_message.emit(f"Connected {src}.{src_port} → {dst}.{dst_port}.")
+        return True
+
+    def replaceable(self, src: str, src_port: str, dst: str, dst_port: str) -> EdgeKey | None:
+        """The connection feeding ``dst.dst_port`` if ``src.src_port`` may take its place
+        (acceptable once that one is gone: no cycle, the right kind of ports), else None."""
+        if self.doc is None or self.read_only:
+            return None
+        occupant = next((e for e in self.doc.graph.edges
+                         if e.dst == dst and e.dst_port == dst_port), None)
+        if occupant is None or (occupant.src, occupant.src_port) == (src, src_port):
+            return None
+        key = _key(occupant)
+        return key if self.can_connect(src, src_port, dst, dst_port, ignoring=key) is None else None
+
+    def replace(self, old: EdgeKey, new: EdgeKey) -> bool:
+        """A new connection takes an occupied input: the old one goes (one undo step)."""
+        doc = self._editable()
+        if doc is None:
+            return False
+        reason = self.can_connect(*new, ignoring=old)
+        if reason is None:
+            try:
+                doc.reconnect(_edge(old), new[0], new[2], new[1], new[3])
+            except GraphError as exc:
+                reason = str(exc)
+        if reason is not None:
+            self.status_message.emit(f"Not replaced: {reason}")
+            return False
+        self.status_message.emit(f"Replaced {old[0]} → {new[2]}.{new[3]} with {new[0]}.")
         return True
 
     def reconnect(self, old: EdgeKey, new: EdgeKey) -> bool:
