@@ -827,3 +827,22 @@ def test_an_inserted_layer_makes_room_instead_of_covering_its_neighbours(make_ma
     _no_overlap(w.graph_view)
     w.undo_action.trigger()
     assert {nid: n.position for nid, n in graph.nodes.items()} == before
+
+
+@pytest.mark.gui
+def test_the_canvas_summary_wraps_in_a_narrow_canvas_instead_of_being_cut(qtbot) -> None:
+    view = GraphView()
+    qtbot.addWidget(view)
+    text = "11 layers · 1,234,567 parameters · 98.7 MFLOPs per sample · 2 problems"
+    view.set_summary(text)
+    view.resize(900, 300)
+    view.show()
+    wide = view.summary_rect()
+    assert wide.height() < 2 * view.fontMetrics().height() + 8  # one line
+    assert wide.right() <= view.viewport().width()
+    view.setMinimumSize(0, 0)
+    view.resize(260, 300)
+    qtbot.waitUntil(lambda: view.viewport().width() < 280)
+    narrow = view.summary_rect()
+    assert narrow.right() <= view.viewport().width()  # nothing drawn past the edge
+    assert narrow.height() >= 2 * view.fontMetrics().height()  # wrapped onto more lines

@@ -1489,16 +1489,26 @@ class GraphView(QGraphicsView):
         painter.resetTransform()
         f = QFont(self.font())
         painter.setFont(f)
-        metrics = painter.fontMetrics()
-        box = QRectF(8, 8, metrics.horizontalAdvance(self._summary) + 16, metrics.height() + 8)
+        box = self.summary_rect(painter.fontMetrics())
         back = QColor(self.palette().window().color())
         back.setAlpha(225)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(back)
         painter.drawRoundedRect(box, 4, 4)
         painter.setPen(self.palette().text().color())
-        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, self._summary)
+        painter.drawText(box.adjusted(8, 4, -8, -4),
+                         int(Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap), self._summary)
         painter.restore()
+
+    def summary_rect(self, metrics: Any = None) -> QRectF:
+        """Where the summary is drawn: one line, or wrapped at spaces when the canvas is
+        narrower than it (never cut off)."""
+        metrics = metrics or self.fontMetrics()
+        room = max(60, self.viewport().width() - 32)
+        text = metrics.boundingRect(0, 0, room, 10_000,
+                                    int(Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap),
+                                    self._summary)
+        return QRectF(8, 8, text.width() + 16, text.height() + 8)
 
 
 
