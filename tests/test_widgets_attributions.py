@@ -716,3 +716,19 @@ def test_the_colour_scale_stays_in_view_however_many_samples(grid, qtbot) -> Non
     first_map_left = min(row[0].heat.sceneBoundingRect().left() for row in grid.cells)
     assert bar_right <= first_map_left
     assert bar_right <= grid.scroll.viewport().width()  # visible at scroll position 0
+
+
+def test_a_long_title_wraps_to_the_chart_width_instead_of_being_cut(table, qtbot) -> None:
+    result, x, samples = _linear_result()
+    result = dict(result, params={f"parameter_{i}": 1000 + i for i in range(8)})
+    table.set_result(result, feature_values=x, samples=samples)
+    chart = table.charts["waterfall"]
+    line = table.fontMetrics().height()
+    table.resize(900, 500)
+    qtbot.waitUntil(lambda: chart.title.item.textWidth() == max(120, chart.widget.width() - 24))
+    table.resize(360, 500)
+    qtbot.waitUntil(lambda: chart.title.item.textWidth() == max(120, chart.widget.width() - 24))
+    title = chart.title.item
+    assert title.boundingRect().width() <= chart.widget.width()  # nothing past the edge
+    assert title.boundingRect().height() >= 4 * line  # method, parameters, values, sample
+    assert "parameter_0" in title.toPlainText()

@@ -220,6 +220,17 @@ class _Chart:
         self.value_labels: list[pg.TextItem] = []  # a pool, grown when needed, never rebuilt
         self.tick_labels: list[str] = []  # bottom to top, as on the left axis
 
+    def set_title(self, html: str) -> None:
+        """The title, wrapped to the chart's width (method parameters are never cut off)."""
+        self.title.setText(html)
+        self.wrap_title()
+
+    def wrap_title(self) -> None:
+        width = max(120, self.widget.width() - 24)
+        if self.title.item.textWidth() != width:
+            self.title.item.setTextWidth(width)
+            self.title.updateMin()
+
     @staticmethod
     def _line(position: float) -> pg.InfiniteLine:
         return pg.InfiniteLine(
@@ -335,6 +346,11 @@ class TabularAttributionView(QWidget):
         self.top_k_spin.valueChanged.connect(lambda _k: self._redraw())
         self.tabs.currentChanged.connect(lambda _i: self._refresh_controls())
         self.set_result(None)
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        for chart in self.charts.values():  # titles re-wrap to the new width
+            chart.wrap_title()
 
     # ------------------------------------------------------------------ public API
     def set_result(
@@ -642,7 +658,7 @@ class TabularAttributionView(QWidget):
             line.label.setFormat(text)
         xs = np.r_[starts, ends, end]
         chart.set_x_range(float(xs.min()), float(xs.max()))
-        chart.title.setText(self._header(s))
+        chart.set_title(self._header(s))
         return ""
 
     def _draw_bar(self) -> str:
@@ -665,7 +681,7 @@ class TabularAttributionView(QWidget):
             [(v, i, f"{v:+.3g}", v >= 0) for i, v in enumerate(values)]
         )
         chart.set_x_range(min(0.0, float(values.min())), max(0.0, float(values.max())))
-        chart.title.setText(self._header(s))
+        chart.set_title(self._header(s))
         return ""
 
     def _mean_abs(self) -> np.ndarray:
@@ -695,7 +711,7 @@ class TabularAttributionView(QWidget):
         )
         chart.set_value_labels([(v, i, f"{v:.3g}", True) for i, v in enumerate(values)])
         chart.set_x_range(0.0, float(values.max()) if values.size else 1.0, from_zero=True)
-        chart.title.setText(self._header(None))
+        chart.set_title(self._header(None))
 
     def _draw_beeswarm(self) -> None:
         chart = self.charts["beeswarm"]
@@ -731,7 +747,7 @@ class TabularAttributionView(QWidget):
         title = self._header(None)
         if colour is None:
             title += f"<br><span style='color:{MUTED}'>no feature values: points not coloured</span>"
-        chart.title.setText(title)
+        chart.set_title(title)
 
     def _export_failed(self, text: str) -> None:
         show_message(self.message_label, text, error=True)
