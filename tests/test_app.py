@@ -242,6 +242,9 @@ def test_the_toolbar_does_not_move_when_there_is_something_to_undo(make_main_win
     _wait_loaded(qtbot, w)
     bar = w.findChild(__import__("PySide6.QtWidgets", fromlist=["QToolBar"]).QToolBar, "main_toolbar")
     train_x = bar.widgetForAction(w.train_action).x()
+    for action in (w.new_action, w.open_action, w.save_action, w.undo_action, w.redo_action,
+                   w.train_action, w.pause_action, w.stop_action):
+        assert not action.icon().isNull(), f"{action.text()} has no icon"
     assert not w.undo_action.isEnabled() and w.undo_action.toolTip() == "Nothing to undo"
     w.doc.set_train_config({"epochs": 7})
     assert w.undo_action.isEnabled() and w.undo_action.text() == "&Undo"

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QStackedWidget,
+    QStyle,
     QTabBar,
     QVBoxLayout,
     QWidget,
@@ -501,8 +502,19 @@ class MainWindow(QMainWindow):
 
         bar = self.addToolBar("Main")
         bar.setObjectName("main_toolbar")
+        # icons from the platform's style (no files to ship), each with its text beside it
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        P = QStyle.StandardPixmap
+        icons = ((self.new_action, P.SP_FileIcon), (self.open_action, P.SP_DialogOpenButton),
+                 (self.save_action, P.SP_DialogSaveButton), (self.undo_action, P.SP_ArrowBack),
+                 (self.redo_action, P.SP_ArrowForward), (self.train_action, P.SP_MediaPlay),
+                 (self.pause_action, P.SP_MediaPause), (self.stop_action, P.SP_MediaStop),
+                 (self.guide_action, P.SP_DialogHelpButton))
+        for action, pixmap in icons:
+            action.setIcon(self.style().standardIcon(pixmap))
         for a in (self.new_action, self.open_action, self.save_action, None,
-                  self.undo_action, self.redo_action, None, self.train_action, self.pause_action, self.stop_action, None, self.fit_action):
+                  self.undo_action, self.redo_action, None, self.train_action, self.pause_action,
+                  self.stop_action, None, self.fit_action):
             if a is None:
                 bar.addSeparator()
             else:
