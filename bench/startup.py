@@ -1,4 +1,6 @@
-"""Start-up: launch to first paint of the main window; budget <= 1.5 s, torch not yet imported.
+"""Start-up: launch to first paint of the main window (<= 1.5 s, torch not yet imported), to the
+demo's network drawn on the canvas (<= 1.5 s), and how late the GUI is while the demo loads
+(p99 <= 50 ms).
 
 Each repeat launches a fresh interpreter that runs the real ``python -m workbench --demo``
 entry point (``runpy``, so launcher → ``run_app`` → ``MainWindow`` exactly as a user starts
@@ -26,7 +28,8 @@ saved window geometry is restored and the user's settings are untouched.
 Run: ``xvfb-run -a .venv/bin/python bench/startup.py [--repeats 5]``. Without a display
 (no ``DISPLAY``/``WAYLAND_DISPLAY``) the children use ``QT_QPA_PLATFORM=offscreen``.
 ``--importtime`` additionally prints the slowest imports (cumulative) before the first paint.
-Exit status 1 when the median app launch is over 1.5 s or torch was imported before a first
+Exit status 1 when a median is over its budget (first paint, graph visible, lateness p99) or torch
+was imported before a first
 paint.
 """
 
@@ -44,6 +47,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BUDGET_S = 1.5
+GRAPH_BUDGET_S = 1.5  # the demo's network on the canvas (shapes and data may come later)
+LATE_P99_BUDGET_MS = 50.0  # how late the event loop may be (p99) while the demo loads
 TIMEOUT_S = 25
 
 # The child: probe + the real entry point. ``argv[1]`` is "app" or "bare".
@@ -134,6 +139,11 @@ class Probe(QObject):
         return False
 
     def check_loaded(self):
+        # the window notes when it painted the demo's network (perf_counter, one clock for
+        # all processes); a GUI-thread poll would only see it after the panels are built
+        shown = getattr(self.window, "graph_shown_at", None)
+        if "graph_visible_s" not in out and shown is not None:
+            out["graph_visible_s"] = shown - T0
         if self.window is not None and getattr(self.window, "project", None) is not None:
             self.poll.stop()
             out["demo_loaded_s"] = time.perf_counter() - T0
@@ -263,13 +273,17 @@ def main() -> int:
     missing = [r for r in app if "first_paint_s" not in r or "error" in r]
     print(f"bare QMainWindow first paint : {b_best:.3f} s (best)   {b_med:.3f} s (median)")
     print(f"workbench first paint        : {a_best:.3f} s (best)   {a_med:.3f} s (median)   target <= {BUDGET_S} s")
+    g_best, g_med = stat(app, "graph_visible_s")
+    print(f"workbench graph visible      : {g_best:.3f} s (best)   {g_med:.3f} s (median)   "
+          f"target <= {GRAPH_BUDGET_S} s")
     print(f"workbench demo loaded        : {l_best:.3f} s (best)   {l_med:.3f} s (median)")
     print(f"workbench demo ready (painted): {p_best:.3f} s (best)   {p_med:.3f} s (median)")
     lp_best, lp_med = stat(app, "load_late_p99_ms")
     lm_best, lm_med = stat(app, "load_late_max_ms")
     print(f"GUI lateness while the demo loads (5 ms probe timer, first paint -> demo painted): "
           f"p99 {lp_med:.1f} ms, max {lm_med:.1f} ms (medians over launches; worst max "
-          f"{max((r.get('load_late_max_ms', 0.0) for r in app), default=float('nan')):.1f} ms)")
+          f"{max((r.get('load_late_max_ms', 0.0) for r in app), default=float('nan')):.1f} ms)"
+          f"   target p99 <= {LATE_P99_BUDGET_MS:.0f} ms")
     print(f"ratio first paint / bare     : {a_best / b_best:.2f} (best)   {a_med / b_med:.2f} (median)")
     print(f"app overhead over bare Qt    : {a_best - b_best:.3f} s (best)   {a_med - b_med:.3f} s (median)")
     r0 = app[0]
@@ -282,7 +296,8 @@ def main() -> int:
         print("slowest imports of one app launch (cumulative s, top-level and their direct imports):")
         for secs, name in slowest_imports(timing_run["importtime"]):
             print(f"  {secs:6.3f}  {name}")
-    ok = a_med <= BUDGET_S and not torch_early and not missing
+    ok = (a_med <= BUDGET_S and g_med <= GRAPH_BUDGET_S and lp_med <= LATE_P99_BUDGET_MS
+          and not torch_early and not missing)
     if missing:
         print(f"FAILED: {len(missing)} launch(es) did not report a first paint")
     print("PASS" if ok else "OVER BUDGET")

@@ -382,3 +382,46 @@ def test_the_start_pages_demo_and_import_buttons(make_main_window, qtbot, tmp_pa
     w.start_page.buttons["import"].click()
     qtbot.waitUntil(lambda: asked == ["file"], timeout=60_000)
     assert w.central.currentWidget() is w.graph_view and w.data_dock.isVisible()
+
+
+def test_the_demos_network_is_drawn_before_its_data_and_shapes_are_ready(make_main_window, qtbot,
+                                                                         monkeypatch) -> None:
+    """The preview is the demo's own graph (same layers, connections and places), drawn at
+    once with a note; the real project replaces it. A failed build leaves the start page."""
+    import threading
+
+    from workbench.core import demo
+    from workbench.core.demo import demo_graph, demo_project
+
+    assert demo_graph().to_dict() == demo_project().graph.to_dict()  # never drifts apart
+    release = threading.Event()
+    real = demo.demo_project
+
+    def slow() -> object:
+        release.wait(30)
+        return real()
+
+    monkeypatch.setattr(demo, "demo_project", slow)
+    w = make_main_window()
+    w.show()
+    w.open_initial(None, demo=True)
+    view = w.graph_view
+    assert set(view.node_items) == set(demo_graph().nodes) and w.project is None
+    assert view.summary.startswith("Loading the demo")
+    release.set()
+    qtbot.waitUntil(lambda: w.project is not None, timeout=60_000)
+    assert "parameters" in view.summary and set(view.node_items) == set(w.project.graph.nodes)
+
+    def broken() -> object:
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(demo, "demo_project", broken)
+    w2 = make_main_window()
+    w2.show()
+    w2.open_initial(None, demo=True)
+    qtbot.waitUntil(lambda: w2.central.currentWidget() is w2.start_page, timeout=30_000)
+    assert w2.graph_view.node_items == {} and w2.project is None
+    boxes = w2.findChildren(__import__("PySide6.QtWidgets", fromlist=["QMessageBox"]).QMessageBox)
+    assert any("disk on fire" in (b.informativeText() + b.text()) for b in boxes)
+    for box in boxes:
+        box.close()

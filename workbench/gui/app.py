@@ -155,6 +155,7 @@ class NewProjectDialog(QDialog):
 class MainWindow(QMainWindow):
     def __init__(self) -> None:
         self._after_first_paint: list[Any] = []
+        self.graph_shown_at: float | None = None  # when a project's network was first painted
         super().__init__()
         self.project: Any = None
         self.doc: ProjectDocument | None = None
@@ -238,9 +239,13 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.train_dock, self.runs_dock], [int(h * 0.7), int(h * 0.25)],
                          Qt.Orientation.Vertical)
 
-    def call_after_first_paint(self, callback: Any) -> None:
-        """Run ``callback`` once the window has been painted (heavy imports wait for it)."""
-        self._after_first_paint.append(callback)
+    def call_after_first_paint(self, callback: Any, *, first: bool = False) -> None:
+        """Run ``callback`` once the window has been painted (heavy imports wait for it);
+        ``first``: before the callbacks already waiting (the project before the panels)."""
+        if first:
+            self._after_first_paint.insert(0, callback)
+        else:
+            self._after_first_paint.append(callback)
         # if the window is never painted (minimised, hidden), do not wait forever
         QTimer.singleShot(3000, self._run_after_paint)
 
@@ -612,6 +617,13 @@ class MainWindow(QMainWindow):
             self.set_project(project, None)
             self.log_message("Opened the built-in demo project (MLP on German credit).")
 
+        if self.project is None:  # the network at once; data and shapes follow
+            from workbench.core.demo import demo_graph
+
+            self.central.setCurrentWidget(self.graph_view)
+            self.canvas.show_preview(demo_graph(), "Loading the demo: data and shapes follow…")
+            self.graph_view.viewport().repaint()  # on screen now, before the panels are built
+            self.graph_shown_at = time.perf_counter()  # read by bench/startup.py
         self._load_in_background("Loading demo project…", build, show,
                                  "The demo project could not be created.", then)
 
@@ -651,6 +663,9 @@ class MainWindow(QMainWindow):
         self._set_loading(None)
         self.statusBar().showMessage(failure, 10_000)  # not "Opening …" any more
         self.show_error(failure, message, details)
+        if self.project is None:  # nothing to go back to: no stale preview, the start page
+            self.canvas.set_document(None)
+            self.show_start_page()
         if then is not None:
             then()
 
@@ -1399,5 +1414,8 @@ def run_app(project_path: str | None = None, demo: bool = False, audit: bool = F
     _install_excepthook(window)
     window.show()
     # torch and the engines are imported only after the window has been painted once.
-    window.call_after_first_paint(lambda: window.open_initial(project_path, demo, warm_up=True, audit=audit))
+    # the project first: its network is drawn (and its data loads on a thread) while the
+    # analysis panels are built
+    window.call_after_first_paint(
+        lambda: window.open_initial(project_path, demo, warm_up=True, audit=audit), first=True)
     return int(app.exec())

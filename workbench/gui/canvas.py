@@ -113,6 +113,29 @@ class CanvasController(QObject):
             doc.graph_changed.connect(self._on_graph_changed)
         self._on_graph_changed()
 
+    def show_preview(self, graph: Any, note: str) -> None:
+        """Draw ``graph`` before its project exists (no shapes, no editing), with ``note`` in
+        the corner; the next :meth:`set_document` replaces it."""
+        if self.doc is not None:
+            self.doc.graph_changed.disconnect(self._on_graph_changed)
+            self.doc = None
+        self.view.clear()
+        nodes = []
+        for n in graph.nodes.values():
+            spec = get_layer(n.type)
+            nodes.append({
+                "id": n.id, "type": n.type, "title": spec.title, "category": spec.category,
+                "help": spec.help, "position": n.position, "params_count": 0, "shape_text": "",
+                "inputs": [{"name": p.name, "help": p.help, "shape": ""} for p in spec.inputs],
+                "outputs": [{"name": p.name, "help": p.help, "shape": ""} for p in spec.outputs],
+                "fix": "",
+            })
+        edges = [{"src": e.src, "src_port": e.src_port, "dst": e.dst, "dst_port": e.dst_port,
+                  "label": ""} for e in graph.edges]
+        self.view.set_graph(nodes, edges)
+        self.view.set_summary(note)
+        self.view.zoom_to_fit()
+
     def set_read_only(self, read_only: bool) -> None:
         """Refuse edits (while a run trains: its graph must stay as it started)."""
         self.read_only = read_only
