@@ -93,7 +93,7 @@ TARGETS = (
     Target("engines/explain",
            ("tests/test_explain.py", "tests/test_shapley.py", "tests/test_explain_checks.py",
             "tests/test_explain_by_group.py", "tests/test_engine_boundaries.py",
-            "tests/test_explain_mutants.py"),
+            "tests/test_explain_mutants.py", "tests/test_explain_more_mutants.py"),
            0.10),
     Target("engines/fairness", ("tests/test_fairness.py", "tests/test_mitigation.py"), 0.10,
            extra_tests_glob="tests/test_*fair*.py"),
