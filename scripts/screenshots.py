@@ -94,6 +94,10 @@ def _size_shots(project_path: Path, out: Path) -> bool:
 
     ok = True
     for width, height, tag in ((1366, 768, "laptop"), (2560, 1440, "large")):
+        settings = QSettings()
+        for key in ("window/geometry", "window/state"):  # each size as at a first start
+            settings.remove(key)
+        settings.sync()
         w = MainWindow()
         w.resize(width, height)
         w.show()

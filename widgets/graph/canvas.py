@@ -74,7 +74,7 @@ PORT_R = 6.0
 _PORT_STEP = 22.0  # vertical room per port when a side has more than two
 _SNAP = 18.0  # how near (in view pixels) a dragged wire snaps to a port
 _MIN_ZOOM, _MAX_ZOOM = 0.1, 4.0
-READABLE_ZOOM = 0.5  # the least zoom at which layer names (12 px at 100 %) can still be read
+READABLE_ZOOM = 0.4  # the least zoom at which layer names (13 px at 100 %) can still be read
 
 _CATEGORY_COLOURS = {
     "io": "#6b7a8f",
@@ -875,7 +875,7 @@ class GraphView(QGraphicsView):
         """Show the whole graph.
 
         Never zoom out further than ``readable`` (a zoom level; by default one where a
-        layer's name is still about 6 px high): a network too long for that shows its start
+        layer's name is still about 5 px high): a network too long for that shows its start
         (the input side), and Arrange Nodes wraps it into bands that fit. ``None``: fit
         whatever the size of the text.
         """

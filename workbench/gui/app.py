@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Slot
+from PySide6.QtCore import QEvent, QSettings, QSize, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoGroup
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -509,6 +509,7 @@ class MainWindow(QMainWindow):
         bar.setObjectName("main_toolbar")
         # icons from the platform's style (no files to ship), each with its text beside it
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        bar.setIconSize(QSize(16, 16))  # a slim bar: on a 768-pixel screen height is scarce
         P = QStyle.StandardPixmap
         icons = ((self.new_action, P.SP_FileIcon), (self.open_action, P.SP_DialogOpenButton),
                  (self.save_action, P.SP_DialogSaveButton), (self.undo_action, P.SP_ArrowBack),
