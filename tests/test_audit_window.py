@@ -46,7 +46,7 @@ def test_every_action_that_would_change_the_project_is_off_and_says_why(make_mai
     w.show()
     _open_for_audit(w, qtbot, project_path)
     assert "(audit)" in w.windowTitle()
-    assert w.audit_dock.isVisible()
+    assert not w.audit_dock.isHidden()
     for action in w._editing_actions():
         assert not action.isEnabled(), action
         assert action.toolTip() == READ_ONLY_REASON
@@ -164,8 +164,10 @@ def test_an_audit_file_of_another_project_version_says_so(make_main_window, qtbo
 def test_leaving_audit_mode_turns_editing_back_on(make_main_window, qtbot, project_path) -> None:
     w = make_main_window()
     _open_for_audit(w, qtbot, project_path)
+    assert not w.audit_dock.isHidden()
     assert w.open_path(project_path)
     assert w.audit_session is None and "(audit)" not in w.windowTitle()
+    assert w.audit_dock.isHidden()  # no Audit tab left over
     assert w.train_action.isEnabled() and not w.canvas.read_only
     assert w.train_action.toolTip() != READ_ONLY_REASON
     assert isinstance(w.save_action, QAction) and w.save_action.text() == "&Save"

@@ -736,6 +736,8 @@ class MainWindow(QMainWindow):
         if audit is not None:
             self.audit_dock.show()
             self.audit_dock.raise_()
+        else:  # an ordinary project: no Audit tab left over from an earlier audit
+            self.audit_dock.hide()
         self._refresh_graph()
         self._refresh_runs()
         self._update_title()
