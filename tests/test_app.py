@@ -201,6 +201,8 @@ def test_training_feeds_gradient_norms_and_confusion_matrices(make_main_window, 
     assert [m.tolist() for m in heat.matrices] == history["confusion"]
     assert heat.image.image.tolist() == history["confusion"][-1]
     assert heat.class_names and len(heat.class_names) == len(history["confusion"][-1])
+    # German credit's classes, named as its description says (risk 1 = good credit risk)
+    assert heat.class_names == ["0: bad credit risk", "1: good credit risk"]
 
     # a saved run shown again (history replay) gives the same curves and matrices
     w.plots.clear()

@@ -940,7 +940,14 @@ class MainWindow(QMainWindow):
     def _class_names(self) -> list[str]:
         """The classes of the project's data once the data panel has read it (else none)."""
         prepared = getattr(getattr(self.data_controller, "applied", None), "prepared", None)
-        return [str(c) for c in getattr(prepared, "class_names", None) or []]
+        return self._named_outcomes([str(c) for c in getattr(prepared, "class_names", None) or []])
+
+    def _named_outcomes(self, names: list[str]) -> list[str]:
+        """Class names with what the data says they mean: "1" → "1: good credit risk"."""
+        from engines.data import outcome_meanings
+
+        meanings = outcome_meanings(self.project.data) if self.project is not None else {}
+        return [f"{n}: {meanings[n]}" if n in meanings else n for n in names]
 
     def _on_node_selected(self, node_id: str) -> None:
         chosen = self.graph_view.selected_node_ids()  # a box or Ctrl-click selects several
@@ -1198,7 +1205,7 @@ class MainWindow(QMainWindow):
         self._total_steps = int(total) if total else None
         self.progress.setRange(0, self._total_steps or 0)
         if info.get("class_names"):
-            self.plots.set_class_names(info["class_names"])
+            self.plots.set_class_names(self._named_outcomes([str(c) for c in info["class_names"]]))
 
     @Slot(list)
     def _on_steps(self, steps: list[dict[str, Any]]) -> None:
