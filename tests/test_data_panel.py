@@ -475,3 +475,19 @@ def test_numpy_and_parquet_files_are_read(controller, qtbot, tmp_path: Path) -> 
     assert float(panel.preview_model.data(panel.preview_model.index(0, 0))) == pytest.approx(
         frame["x"][0]
     )
+
+
+def test_an_imported_customer_id_is_set_aside_and_the_panel_says_so(controller, qtbot,
+                                                                     tmp_path: Path) -> None:
+    """A 60-row table with a customer id (one per row): the Data dock proposes it as ignored
+    and its status says why; the other columns stay features."""
+    path = tmp_path / "customers.csv"
+    n = 60
+    pd.DataFrame({"customer_id": [f"C{i:04d}" for i in range(n)],
+                  "age": 20 + np.arange(n) % 40, "bought": np.arange(n) % 2}).to_csv(path, index=False)
+    with qtbot.waitSignal(controller.choice_shown, timeout=60_000):
+        controller.import_path(path)
+    roles = controller.panel.options()["roles"]
+    assert roles["customer_id"] == "ignore" and roles["age"] == "feature"
+    status = controller.panel.status_label.text()
+    assert "Column 'customer_id'" in status and "set to ignore" in status

@@ -463,6 +463,8 @@ def _planted_project(tmp_path: Path, capsys) -> Path:
         "outcome",
         "--sensitive",
         "sex",
+        "--feature",  # kept as an input on purpose, so that the datasheet flags it
+        "customer_id",
         "-o",
         str(proj),
     )

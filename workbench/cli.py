@@ -188,10 +188,22 @@ def _data_spec_from_args(args: argparse.Namespace) -> Any:
         roles[col] = "sensitive"
     for col in args.ignore or []:
         roles[col] = "ignore"
+    for col in getattr(args, "feature", None) or []:
+        roles[col] = "feature"
     spec: dict[str, Any] = {"source": source, "path": str(path.resolve()), "roles": roles}
     if args.target:
         spec["target"] = args.target
-    return DataSpec.from_dict(spec)
+    data_spec = DataSpec.from_dict(spec)
+    if source in ("csv", "parquet", "npz"):
+        # the import checks: identifier and constant columns not named in --sensitive or
+        # --ignore are set aside, and what was found is said
+        from workbench.core.data_choice import read_choice
+
+        choice = read_choice(data_spec, checks=True)
+        for notice in choice.notices:
+            print(f"note: {notice}", file=sys.stderr)
+        data_spec = choice.spec
+    return data_spec
 
 
 def cmd_new(args: argparse.Namespace) -> int:
@@ -1031,6 +1043,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--target", help="target column of a CSV/Parquet file")
     s.add_argument("--sensitive", action="append", help="a sensitive column (repeatable)")
     s.add_argument("--ignore", action="append", help="a column to leave out (repeatable)")
+    s.add_argument("--feature", action="append",
+                   help="a column to keep as a model input even if the import checks would set "
+                        "it aside, e.g. an id-like column (repeatable)")
     s.add_argument("--name", help="project name")
     s.add_argument("--seed", type=_int, default=0, help="seed for weights and training (default 0)")
     s.add_argument("-o", "--output", required=True, help="project file to write (.wbproj)")

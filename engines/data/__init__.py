@@ -13,7 +13,13 @@ so ``workbench datasets`` stays quick.
 
 from __future__ import annotations
 
-from engines.data.datasheet import Datasheet, DatasheetCancelled, compute_datasheet
+from engines.data.datasheet import (
+    Datasheet,
+    DatasheetCancelled,
+    ImportCheck,
+    compute_datasheet,
+    import_checks,
+)
 from engines.data.prepare import PreparedData, apply_preprocessing, prepare
 from engines.data.registry import DatasetInfo, builtin_spec, list_datasets, outcome_meanings
 from engines.data.sources import read_frame, read_source
@@ -25,11 +31,13 @@ __all__ = [
     "DatasetInfo",
     "Datasheet",
     "DatasheetCancelled",
+    "ImportCheck",
     "PreparedData",
     "SplitSpec",
     "apply_preprocessing",
     "builtin_spec",
     "compute_datasheet",
+    "import_checks",
     "list_datasets",
     "outcome_meanings",
     "prepare",

@@ -61,6 +61,7 @@ __all__ = [
     "IDENTIFIER_UNIQUE_FRACTION",
     "LEAKAGE_R2",
     "LEAKAGE_THRESHOLD",
+    "MANY_CATEGORIES",
     "MAX_CATEGORIES",
     "MAX_SCORE_ROWS",
     "PROXY_THRESHOLD",
@@ -71,7 +72,9 @@ __all__ = [
     "DatasheetCancelled",
     "Flag",
     "GroupTable",
+    "ImportCheck",
     "compute_datasheet",
+    "import_checks",
 ]
 
 DATASHEET_FORMAT = "model-workbench-datasheet"
@@ -103,6 +106,7 @@ SCORE_TOLERANCE = 1e-9
 CV_FOLDS = 5  # folds of the cross-validated one-column models
 MIN_LEAF = 5  # rows per leaf of a one-column tree: no leaf for a single row
 MAX_LEAVES = 64  # leaves of a one-column tree: enough for 50 categories or a smooth curve
+MANY_CATEGORIES = 50  # an imported text column with more values than this is flagged
 MAX_CATEGORIES = 50  # a text column is one-hot over its most frequent values; the rest are "other"
 MAX_SCORE_ROWS = 20_000  # one-column models fit on at most this many rows (a seeded sample)
 MAX_EXAMPLES = 5  # row ids listed per duplicate group / shared pair, and groups listed
@@ -601,6 +605,64 @@ def _methods(kind: str) -> dict[str, str]:
 
 
 # ================================================================== tables
+@dataclass(frozen=True)
+class ImportCheck:
+    """Something to know about a column of a table being imported, and what is done about it.
+
+    ``kind``: ``identifier`` (set to *ignore*: it names rows, a model would memorise them),
+    ``constant`` (one value: it tells the model nothing; set to *ignore*) or
+    ``many_categories`` (text with more than ``MANY_CATEGORIES`` values, each of which becomes
+    a one-hot model input; flagged, left as it is). ``ignore``: whether the import sets the
+    column's role to *ignore* by default.
+    """
+
+    kind: str
+    column: str
+    message: str
+    ignore: bool
+
+
+def import_checks(frame: pd.DataFrame, target: str | None) -> list[ImportCheck]:
+    """The checks a freshly imported table gets before any role is chosen by hand.
+
+    The same column typing as the datasheet (:func:`compute_datasheet`'s identifier rule:
+    text or whole numbers whose value no other row shares in at least
+    ``IDENTIFIER_UNIQUE_FRACTION`` of at least ``IDENTIFIER_MIN_ROWS`` rows). ``target`` (the
+    column the model learns) is never checked. In column order.
+    """
+    import pandas as pd
+
+    found: list[ImportCheck] = []
+    for name in frame.columns:
+        column = str(name)
+        if column == target:
+            continue
+        values = frame[name]
+        sheet = _describe_column(column, "feature", values, values, None, "classification", True)
+        present = int(values.notna().sum())
+        if sheet.type == "identifier":
+            assert sheet.unique_fraction is not None
+            found.append(ImportCheck(
+                "identifier", column,
+                f"Column {column!r} has a value of its own in {_percent(sheet.unique_fraction)} "
+                f"of its {present:,} rows: it names rows rather than describing them, so it is "
+                "set to ignore (a model would memorise rows by it). Make it a feature by hand "
+                "if it really describes the rows.", True))
+        elif sheet.distinct <= 1 and len(values) > 1:
+            found.append(ImportCheck(
+                "constant", column,
+                f"Column {column!r} has {'no values' if sheet.distinct == 0 else 'one value'} "
+                "in every row: it tells a model nothing, so it is set to ignore.", True))
+        elif (sheet.type in ("categorical", "text") and sheet.distinct > MANY_CATEGORIES
+              and not pd.api.types.is_numeric_dtype(values.dtype)):
+            found.append(ImportCheck(
+                "many_categories", column,
+                f"Column {column!r} has {sheet.distinct:,} different values, and each becomes a "
+                f"model input of its own (more than {MANY_CATEGORIES}). Set it to ignore if it "
+                "is free text or a code.", False))
+    return found
+
+
 def _table_sheet(
     data: PreparedData,
     frame: pd.DataFrame,

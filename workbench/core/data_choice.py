@@ -77,6 +77,7 @@ class DataChoice:
     prepared: Any = None  # engines.data.PreparedData
     problem: str | None = None
     summary: dict[str, Any] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)  # what the import checks found and did
 
     @property
     def usable(self) -> bool:
@@ -123,6 +124,8 @@ class DataChoice:
         )
         if data.notes:
             text += " " + " ".join(data.notes)
+        if self.notices:
+            text += " " + " ".join(self.notices)
         return text
 
 
@@ -195,8 +198,13 @@ def _preview(frame: Any) -> dict[str, Any]:
     return {"columns": [str(c) for c in frame.columns], "rows": rows, "total_rows": int(len(frame))}
 
 
-def read_choice(spec: Any, source: bytes | None = None) -> DataChoice:
+def read_choice(spec: Any, source: bytes | None = None, *, checks: bool = False) -> DataChoice:
     """Read a dataset for the panel and prepare it (see :func:`prepare_choice`).
+
+    With ``checks`` (a table imported afresh), the import checks run first
+    (:func:`engines.data.import_checks`, the datasheet's column typing): identifier and
+    constant columns no role was given for are set to ignore, and every finding is kept in
+    ``notices`` (shown with the data's status).
 
     Parameters
     ----------
@@ -219,6 +227,7 @@ def read_choice(spec: Any, source: bytes | None = None) -> DataChoice:
     name = Path(spec.path or "").name or "data"
     columns: list[dict[str, Any]] = []
     features: dict[str, np.ndarray] = {}
+    frame: Any = None
     if spec.source == "builtin":
         info = get_builtin(spec.name or "").info
         title, detail, kind = info.title, f"Built-in dataset '{info.id}'", info.kind
@@ -256,7 +265,30 @@ def read_choice(spec: Any, source: bytes | None = None) -> DataChoice:
         columns=columns,
         features=features,
     )
-    return prepare_choice(choice, spec)
+    prepared = prepare_choice(choice, spec)
+    if not (checks and kind == "table" and spec.source != "builtin" and frame is not None):
+        return prepared
+    return _checked(prepared, frame)
+
+
+def _checked(choice: DataChoice, frame: Any) -> DataChoice:
+    """``choice`` after the import checks: columns to ignore set so, findings in notices."""
+    from engines.data import DataSpec, import_checks
+
+    spec = choice.spec
+    target = choice.summary.get("target_name") if choice.prepared is not None else spec.target
+    found = import_checks(frame, target)
+    if not found:
+        return choice
+    roles = dict(spec.roles)
+    ignored = [c.column for c in found if c.ignore and c.column not in roles]
+    for column in ignored:
+        roles[column] = "ignore"
+    # a column the user gave a role keeps it, and no notice says otherwise
+    notices = [c.message for c in found if not (c.ignore and c.column in spec.roles)]
+    if ignored:
+        choice = prepare_choice(choice, DataSpec.from_dict({**spec.to_dict(), "roles": roles}))
+    return replace(choice, notices=notices)
 
 
 def _npz_rank(source: bytes | None, name: str) -> int:
@@ -276,7 +308,8 @@ def prepare_choice(choice: DataChoice, spec: Any) -> DataChoice:
     """
     from engines.data import DataError, prepare
 
-    result = replace(choice, spec=spec, prepared=None, problem=None, summary={})
+    # the import checks' notices describe the import: a later change of roles drops them
+    result = replace(choice, spec=spec, prepared=None, problem=None, summary={}, notices=[])
     try:
         data = prepare(spec, source_bytes=choice.source)
     except DataError as exc:

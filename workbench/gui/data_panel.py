@@ -15,6 +15,7 @@ input and output to the data) and every settings edit one
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import traceback
@@ -143,7 +144,8 @@ class DataController(QObject):
         except DataError as exc:
             self._fail(str(exc))
             return
-        self._submit("read", read_choice, spec, None)
+        # a fresh import: identifier and constant columns are set aside, with a notice
+        self._submit("read", functools.partial(read_choice, checks=True), spec, None)
 
     def apply(self) -> bool:
         """Make the shown dataset the project's data, as one undo step; False if refused."""
