@@ -1104,21 +1104,15 @@ class GraphView(QGraphicsView):
             wire.target = None
         if target is not None and target is not wire.source:
             old = wire.replaces.get(target)
-            if target.is_input and old is not None:
+            if target.is_input and (old is not None or wire.reasons.get(target, "x") is None):
                 target.set_state("hover")
                 wire.target = target
                 end = target.centre()
+                source = f"{wire.source.node_id}.{wire.source.name}"
                 self.status_message.emit(
                     f"Release to replace {old[0]}.{old[1]} → {target.node_id}.{target.name} "
-                    f"with {wire.source.node_id}.{wire.source.name}"
-                )
-            elif target.is_input and wire.reasons.get(target, "x") is None:
-                target.set_state("hover")
-                wire.target = target
-                end = target.centre()
-                self.status_message.emit(
-                    f"Release to connect {wire.source.node_id}.{wire.source.name} → "
-                    f"{target.node_id}.{target.name}"
+                    f"with {source}" if old is not None
+                    else f"Release to connect {source} → {target.node_id}.{target.name}"
                 )
             else:
                 wire.target = target

@@ -332,23 +332,11 @@ class CanvasController(QObject):
 
     def replace(self, old: EdgeKey, new: EdgeKey) -> bool:
         """A new connection takes an occupied input: the old one goes (one undo step)."""
-        doc = self._editable()
-        if doc is None:
-            return False
-        reason = self.can_connect(*new, ignoring=old)
-        if reason is None:
-            try:
-                doc.reconnect(_edge(old), new[0], new[2], new[1], new[3])
-            except GraphError as exc:
-                reason = str(exc)
-        if reason is not None:
-            self.status_message.emit(f"Not replaced: {reason}")
-            return False
-        self.status_message.emit(f"Replaced {old[0]} → {new[2]}.{new[3]} with {new[0]}.")
-        return True
+        return self.reconnect(old, new, replacing=True)
 
-    def reconnect(self, old: EdgeKey, new: EdgeKey) -> bool:
-        """Move a connection to another input (one undo step)."""
+    def reconnect(self, old: EdgeKey, new: EdgeKey, *, replacing: bool = False) -> bool:
+        """Move a connection to another input, or (``replacing``) give an input a new
+        source (one undo step either way)."""
         doc = self._editable()
         if doc is None:
             return False
@@ -359,9 +347,11 @@ class CanvasController(QObject):
             except GraphError as exc:
                 reason = str(exc)
         if reason is not None:
-            self.status_message.emit(f"Not reconnected: {reason}")
+            self.status_message.emit(f"Not {'replaced' if replacing else 'reconnected'}: {reason}")
             return False
-        self.status_message.emit(f"Reconnected {new[0]} → {new[2]}.{new[3]}.")
+        self.status_message.emit(
+            f"Replaced {old[0]} → {new[2]}.{new[3]} with {new[0]}." if replacing
+            else f"Reconnected {new[0]} → {new[2]}.{new[3]}.")
         return True
 
     def detach(self, key: EdgeKey) -> bool:
