@@ -732,3 +732,20 @@ def test_a_long_title_wraps_to_the_chart_width_instead_of_being_cut(table, qtbot
     assert title.boundingRect().width() <= chart.widget.width()  # nothing past the edge
     assert title.boundingRect().height() >= 4 * line  # method, parameters, values, sample
     assert "parameter_0" in title.toPlainText()
+
+
+def test_waterfall_rows_keep_their_height_under_a_wrapped_title(table, qtbot) -> None:
+    """A narrow, short view with a title that wraps to several lines: the chart asks for
+    13 px per row on top of the title, so the bars' rows never overlap (the chart scrolls in
+    its tab instead)."""
+    result, x, samples = _linear_result()
+    result = dict(result, params={f"parameter_{i}": 1000 + i for i in range(8)})
+    table.set_top_k(9)
+    table.set_result(result, feature_values=x, samples=samples)
+    table.resize(360, 260)
+    chart = table.charts["waterfall"]
+    qtbot.waitUntil(lambda: chart.title.item.textWidth() == max(120, chart.widget.width() - 24))
+    qtbot.wait(50)
+    rows = len(chart.tick_labels)
+    box = chart.plot.getViewBox().sceneBoundingRect()
+    assert rows >= 9 and box.height() / (rows + 2.4) >= 12.5  # about 13 px a row, no overlap

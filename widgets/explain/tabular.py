@@ -161,7 +161,7 @@ def _plural(n: int, word: str) -> str:
 
 
 ROW_PX = 13  # the least height of one bar row, enough for its 9-point label
-CHART_FRAME_PX = 80  # the title's two lines and the bottom axis with its label
+AXIS_PX = 56  # the bottom axis with its label, and the margins
 
 
 class _Chart:
@@ -217,6 +217,7 @@ class _Chart:
                 self.zero.hide()
                 self.plot.addItem(self.reference_line)
                 self.plot.addItem(self.output_line)
+        self._row_span = 0.0  # rows shown, plus the free bands above and below
         self.value_labels: list[pg.TextItem] = []  # a pool, grown when needed, never rebuilt
         self.tick_labels: list[str] = []  # bottom to top, as on the left axis
 
@@ -224,12 +225,21 @@ class _Chart:
         """The title, wrapped to the chart's width (method parameters are never cut off)."""
         self.title.setText(html)
         self.wrap_title()
+        self._fit_height()  # the same width can wrap a new title to more lines
 
     def wrap_title(self) -> None:
         width = max(120, self.widget.width() - 24)
         if self.title.item.textWidth() != width:
             self.title.item.setTextWidth(width)
             self.title.updateMin()
+            self._fit_height()
+
+    def _fit_height(self) -> None:
+        """Rows never overlap: the chart asks for its rows, its title (however many lines it
+        wrapped to) and its axis; a short dock scrolls instead (the chart sits in a scroll
+        area)."""
+        title = self.title.item.boundingRect().height() if self.title.text else 0.0
+        self.widget.setMinimumHeight(int(ROW_PX * self._row_span + title) + AXIS_PX)
 
     @staticmethod
     def _line(position: float) -> pg.InfiniteLine:
@@ -247,8 +257,8 @@ class _Chart:
         # the waterfall keeps a free band above and below the bars for its line labels
         margin = 1.2 if self.mode == "waterfall" else 0.6
         self.plot.setYRange(-margin, max(len(labels), 1) - 1 + margin, padding=0)
-        # rows never overlap: a short dock scrolls (or the checks beside get less) instead
-        self.widget.setMinimumHeight(int(ROW_PX * (len(labels) + 2 * margin)) + CHART_FRAME_PX)
+        self._row_span = len(labels) + 2 * margin
+        self._fit_height()
 
     def set_value_labels(self, items: list[tuple[float, float, str, bool]]) -> None:
         """Show a text per bar: (x, y, text, right_of_x)."""
