@@ -102,8 +102,12 @@ def test_audit_shows_what_audit_run_computes(make_main_window, qtbot, credit_fil
     assert w.fairness_dock.toggleViewAction() in w.menuBar().actions()[2].menu().actions()
     assert w.fairness_dock in w.tabifiedDockWidgets(w.plots_dock)
     c = dock.panel.controls
-    assert [c.favourable_combo.itemText(i) for i in range(c.favourable_combo.count())] == ["0", "1"]
-    assert c.favourable_combo.currentText() == "1"  # favourable_label's choice
+    combo = c.favourable_combo
+    assert [combo.itemData(i) for i in range(combo.count())] == ["0", "1"]
+    # named as German credit's description says: risk 1 = good credit risk
+    assert [combo.itemText(i) for i in range(combo.count())] == [
+        "0 — bad credit risk", "1 — good credit risk"]
+    assert combo.currentData() == "1"  # favourable_label's choice
     _tick(dock, ["sex"])
     _audit(qtbot, dock)
     assert not _is_red(dock)
