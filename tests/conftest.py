@@ -73,3 +73,15 @@ def make_main_window(qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         if w not in before_widgets and w.isVisible() and w not in windows
     ]
     assert not visible, f"widgets leaked: {visible}"
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models run faster on one thread than on two contended ones; restored afterwards.
+    A module asks for it with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

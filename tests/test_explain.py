@@ -36,13 +36,7 @@ FAST = {"kernelshap": {"n_samples": 200}, "lime": {"n_samples": 200}, "smoothgra
         "gradshap": {"n_samples": 20}}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run faster on one thread than on two contended ones; restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: one thread
 
 
 # ----------------------------------------------------------------------------- fixtures

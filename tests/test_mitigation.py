@@ -26,14 +26,7 @@ from engines.fairness import (
 )
 from engines.training import Callback, ConfigError, TrainConfig, Trainer, predict_proba
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    # two intra-op threads on a shared two-core machine make tiny models erratic and slow
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: one thread
 
 
 # ----------------------------------------------------------------------------- reweighing

@@ -17,14 +17,7 @@ from torch import nn
 
 from engines.explain import Cancelled, ExplainError, exact_shapley, paired_kernel_shap
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run faster on one thread than on two contended ones; restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: one thread
 
 
 def mlp(features: int, outputs: int = 3, seed: int = 0, act: type[nn.Module] = nn.Tanh) -> nn.Module:
